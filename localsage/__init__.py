@@ -1,0 +1,1 @@
+"""Local-first MLOps workbench for Amazon SageMaker."""

@@ -1,0 +1,84 @@
+"""The two places a task can act on: the local emulator (the default) or real AWS (explicit `--aws`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from localsage import aws
+from localsage import config as project_config
+from localsage.emulator import Emulator
+from localsage.errors import UserError
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where AWS calls go, with the account and derived names that apply there."""
+
+    kind: str  # "local" or "aws"
+    root: Path
+    config: project_config.ProjectConfig
+    account: str
+    endpoint: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == "local"
+
+    @property
+    def region(self) -> str:
+        return self.config.region
+
+    @property
+    def bucket(self) -> str:
+        return self.config.bucket_name(self.account)
+
+    def session(self) -> boto3.Session:
+        if self.is_local:
+            aws.check_local_environment(os.environ)
+            return aws.guarded_session(self.region)
+        return boto3.Session(region_name=self.region)
+
+    def client(self, service: str):
+        return self.session().client(service)
+
+
+def local(root: Path | None = None, say: Callable[[str], None] = print) -> Target:
+    """Start the emulator if needed and point this process and its children at it (never at AWS)."""
+    root = root or project_config.project_root()
+    settings = project_config.load(root)
+    aws.refuse_remote_endpoints(os.environ)
+    endpoint = Emulator(root, settings.emulator, say).endpoint()
+    aws.enter_local_mode(endpoint, settings.region, project_config.local_dir(root))
+    return Target("local", root, settings, aws.LOCAL_ACCOUNT_ID, endpoint)
+
+
+def real_aws(root: Path | None = None) -> Target:
+    """Real AWS with the caller's own credentials; only reached through an explicit `--aws` flag."""
+    root = root or project_config.project_root()
+    settings = project_config.load(root)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint and aws.is_loopback_url(endpoint):
+        raise UserError(
+            f"--aws was given but AWS_ENDPOINT_URL={endpoint} points at a local emulator: unset it to target AWS"
+        )
+    try:
+        identity = boto3.Session(region_name=settings.region).client("sts").get_caller_identity()
+    except (BotoCoreError, ClientError) as exc:
+        raise UserError(f"--aws: no usable AWS credentials ({exc}): log in (e.g. 'aws sso login') first") from None
+    account = identity["Account"]
+    if settings.account and settings.account != account:
+        raise UserError(
+            f"--aws: your credentials are for account {account} but project.toml names {settings.account}: "
+            "switch credentials or fix project.account"
+        )
+    return Target("aws", root, settings, account)
+
+
+def select(use_aws: bool, root: Path | None = None, say: Callable[[str], None] = print) -> Target:
+    return real_aws(root) if use_aws else local(root, say)

@@ -1,0 +1,112 @@
+"""The project's one interface: `./dev <task>` (or `invoke <task>` inside the venv). `./dev --list` lists them.
+
+A table of contents only: each task parses its flags, calls one toolkit function, and prints the result.
+"""
+
+from invoke import Collection, task
+
+from localsage import cli, devtools, project_init
+from localsage import config as project_config
+from localsage import emulator as emulator_module
+
+
+@task(
+    help={
+        "use-case-id": "Use-case id: 2-32 lowercase letters, digits, hyphens (KPI prefix, Glue database).",
+        "pipeline-base-name": "Prefix of every AWS name: <base>-experimental, <base>-stable-models, stacks ...",
+        "region": "AWS region code, e.g. eu-west-1.",
+        "account": "12-digit AWS account id (optional; the emulator always uses 000000000000).",
+        "artifact-bucket": "Artefact bucket name (optional; default <base>-artifacts-<account>-<region>).",
+        "emulator-kind": "moto (embedded, default) or localstack (you run it; needs LOCALSTACK_AUTH_TOKEN).",
+        "emulator-port": "Preferred emulator port (default 4566; a free one is used when it is taken).",
+        "no-input": "Never prompt, even on a terminal.",
+    }
+)
+def init(
+    c,
+    use_case_id=None,
+    pipeline_base_name=None,
+    region=None,
+    account=None,
+    artifact_bucket=None,
+    emulator_kind=None,
+    emulator_port=None,
+    no_input=False,
+):
+    """Create or update project.toml (prompts for missing values only on a terminal)."""
+    values = {
+        "use_case_id": use_case_id,
+        "pipeline_base_name": pipeline_base_name,
+        "region": region,
+        "account": account,
+        "artifact_bucket": artifact_bucket,
+        "emulator_kind": emulator_kind,
+        "emulator_port": None if emulator_port is None else int(emulator_port),
+    }
+    root = project_config.project_root_or_cwd()
+    path, chosen = cli.run(project_init.initialise, root, values, interactive=False if no_input else None)
+    cli.console.print(f"wrote {path.name}:")
+    cli.print_names(chosen)
+
+
+@task(help={"json": "Print the names as JSON."})
+def names(c, json=False):
+    """Print every AWS name derived from project.toml (pipelines, groups, topic, database, stacks)."""
+    chosen = cli.run(project_config.load)
+    cli.print_json(project_config.derived_names(chosen)) if json else cli.print_names(chosen)
+
+
+@task
+def up(c):
+    """Start the local AWS emulator (moto server on 127.0.0.1), restoring its saved state; idempotent."""
+    status = cli.run(lambda: emulator_module.for_project(say=cli.say).up())
+    cli.print_emulator_status(status)
+
+
+@task
+def down(c):
+    """Stop the emulator this project started (by its PID only); its state is kept for the next `up`."""
+    cli.console.print(cli.run(lambda: emulator_module.for_project(say=cli.say).down()))
+
+
+@task(help={"json": "Print the status as JSON."})
+def status(c, json=False):
+    """Show whether the emulator runs, its endpoint, PID and memory; exit 1 when it is not healthy."""
+    current = cli.run(lambda: emulator_module.for_project(say=cli.say).status())
+    cli.print_emulator_status(current, as_json=json)
+    if not current.healthy:
+        raise cli.Exit(code=1)
+
+
+@task
+def reset(c):
+    """Erase the emulator's state (buckets, objects, registry entries) and its recording."""
+    cli.console.print(cli.run(lambda: emulator_module.for_project(say=cli.say).reset()))
+
+
+@task
+def lint(c):
+    """Run ruff (lint and format check) over the repository."""
+    cli.run(devtools.lint)
+
+
+@task(
+    help={
+        "k": "Only tests matching this pytest -k expression.",
+        "no-lint": "Skip ruff.",
+        "pytest-args": "Extra arguments for pytest, quoted as one string.",
+    }
+)
+def test(c, k="", no_lint=False, pytest_args=""):
+    """Run ruff and the whole test suite (unit, end-to-end against the real emulator, infra)."""
+    cli.run(devtools.test, k=k, run_lint=not no_lint, extra=pytest_args)
+
+
+@task
+def lock(c):
+    """Re-resolve pyproject.toml into requirements.lock in a scratch venv (run after editing dependencies)."""
+    cli.console.print(cli.run(devtools.lock, say=cli.say))
+
+
+emulator = Collection("emulator", up, down, status, reset)
+namespace = Collection(init, names, lint, test, lock, emulator)
