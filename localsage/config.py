@@ -131,8 +131,12 @@ def derived_names(config: ProjectConfig, local_account: str = "000000000000") ->
 
 
 def local_dir(root: Path | None = None) -> Path:
-    """The git-ignored folder for everything this toolkit writes locally (state, caches, run records)."""
-    path = (root or project_root()) / ".local"
+    """The git-ignored folder for everything this toolkit writes locally (state, caches, run records).
+
+    $LOCALSAGE_STATE_DIR moves it (the tests use this to run a private emulator beside a developer's own).
+    """
+    override = os.environ.get("LOCALSAGE_STATE_DIR")
+    path = Path(override) if override else (root or project_root()) / ".local"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

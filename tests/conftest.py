@@ -1,0 +1,40 @@
+"""Shared fixtures: a private, real moto emulator for the whole session, stopped by its PID at the end."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory) -> Path:
+    """A private `.local` for this test session, so tests never touch a developer's own emulator state."""
+    path = tmp_path_factory.mktemp("state")
+    os.environ["LOCALSAGE_STATE_DIR"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def local_target(state_dir):
+    """The real emulator, started once, with this process pointed at it (the same path every task takes)."""
+    from localsage import targets
+    from localsage.emulator import for_project
+
+    target = targets.local(REPO, say=lambda message: None)
+    yield target
+    for_project(REPO, say=lambda message: None).down()
+
+
+@pytest.fixture
+def project_root(tmp_path, monkeypatch) -> Path:
+    """An empty project folder with a default project.toml, for config and init tests."""
+    from localsage import config
+
+    config.write(config.ProjectConfig(), tmp_path)
+    monkeypatch.setenv("LOCALSAGE_ROOT", str(tmp_path))
+    monkeypatch.setenv("LOCALSAGE_STATE_DIR", str(tmp_path / ".local"))
+    return tmp_path
