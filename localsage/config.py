@@ -80,6 +80,14 @@ class ProjectConfig:
         return {part: f"{self.pipeline_base_name}-{part}" for part in ("ml-platform", "notifications", "kpi", "cicd")}
 
     @property
+    def step_image_repository(self) -> str:
+        """ECR repository of the step image (docker/Dockerfile) that the pipeline's steps run in AWS."""
+        return f"{self.pipeline_base_name}-steps"
+
+    def step_image_uri(self, account: str, tag: str = "latest") -> str:
+        return f"{account}.dkr.ecr.{self.region}.amazonaws.com/{self.step_image_repository}:{tag}"
+
+    @property
     def tags(self) -> dict[str, str]:
         return {"project": self.pipeline_base_name, "use-case": self.use_case_id}
 
@@ -126,6 +134,7 @@ def derived_names(config: ProjectConfig, local_account: str = "000000000000") ->
         "kpi_table": config.kpi_table,
         "kpi_prefix": config.kpi_prefix,
         "athena_workgroup": config.athena_workgroup,
+        "step_image_repository": config.step_image_repository,
         "stacks": list(config.stack_names.values()),
     }
 

@@ -1,0 +1,1 @@
+"""Model KPIs: the table schema, the Athena SQL checked locally with DuckDB, the KPI report."""
