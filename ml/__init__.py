@@ -1,0 +1,1 @@
+"""The Abalone use case: step scripts (`ml.scripts`) and the SageMaker pipeline builder (`ml.pipeline`)."""
