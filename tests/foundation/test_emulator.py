@@ -1,0 +1,157 @@
+"""The embedded emulator's lifecycle against a real moto server: ports, crashes, stale PIDs, state replay."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import boto3
+import psutil
+import pytest
+
+from localsage.config import EmulatorSettings
+from localsage.emulator import Emulator
+from localsage.errors import UserError
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def emulator(tmp_path, monkeypatch):
+    """A private emulator in a temp state folder, stopped (by PID) after the test whatever happened."""
+    monkeypatch.setenv("LOCALSAGE_STATE_DIR", str(tmp_path / ".local"))
+    messages: list[str] = []
+    created = Emulator(tmp_path, EmulatorSettings(port=free_port()), say=messages.append)
+    created.messages = messages
+    yield created
+    created.down()
+
+
+def s3(endpoint: str):
+    return boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
+
+
+def test_up_binds_loopback_records_state_and_is_idempotent(emulator):
+    first = emulator.up()
+    assert first.state == "running" and first.endpoint == f"http://localhost:{first.record.port}"
+    listening = {c.laddr for c in psutil.Process(first.record.pid).net_connections() if c.status == "LISTEN"}
+    assert {address.ip for address in listening} == {"127.0.0.1"}
+    recorded = json.loads(emulator.state_file.read_text())
+    assert recorded["pid"] == first.record.pid and recorded["port"] == first.record.port
+    second = emulator.up()
+    assert second.record.pid == first.record.pid
+    assert emulator.status().state == "running"
+
+
+def test_the_emulator_uses_the_fixed_local_account_id(emulator):
+    endpoint = emulator.up().endpoint
+    identity = boto3.client(
+        "sts", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    ).get_caller_identity()
+    assert identity["Account"] == "000000000000"
+
+
+def test_a_taken_port_falls_back_to_a_free_one_and_says_so(emulator):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", emulator.settings.port))
+        squatter.listen()
+        status = emulator.up()
+    assert status.record.port != emulator.settings.port
+    assert any(f"port {emulator.settings.port} is taken" in message for message in emulator.messages)
+
+
+def test_state_survives_a_sigkill_of_the_server(emulator):
+    endpoint = emulator.up().endpoint
+    client = s3(endpoint)
+    client.create_bucket(Bucket="survivor-bucket")
+    client.put_object(Bucket="survivor-bucket", Key="data/object.txt", Body=b"still here")
+    os.kill(emulator.status().record.pid, signal.SIGKILL)
+    time.sleep(0.2)
+    assert emulator.status().state == "stale"
+    restarted = emulator.up()
+    assert "replayed" in restarted.detail
+    body = s3(restarted.endpoint).get_object(Bucket="survivor-bucket", Key="data/object.txt")["Body"].read()
+    assert body == b"still here"
+
+
+def test_state_survives_down_and_up_and_is_replayed_once(emulator):
+    endpoint = emulator.up().endpoint
+    sagemaker = boto3.client(
+        "sagemaker", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    sagemaker.create_model_package_group(ModelPackageGroupName="kept-group")
+    emulator.down()
+    emulator.up()
+    emulator.down()
+    endpoint = emulator.up().endpoint
+    sagemaker = boto3.client(
+        "sagemaker", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    groups = sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
+    assert [group["ModelPackageGroupName"] for group in groups] == ["kept-group"]
+
+
+def test_reset_erases_state(emulator):
+    client = s3(emulator.up().endpoint)
+    client.create_bucket(Bucket="doomed-bucket")
+    emulator.reset()
+    assert client.list_buckets()["Buckets"] == []
+    emulator.down()
+    assert s3(emulator.up().endpoint).list_buckets()["Buckets"] == []
+
+
+def test_down_when_nothing_runs_is_a_clear_no_op(emulator):
+    assert emulator.down() == "no emulator is running for this project; nothing to stop"
+
+
+def test_down_never_kills_a_process_that_merely_reuses_the_recorded_pid(emulator):
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        emulator.state_file.write_text(
+            json.dumps(
+                {
+                    "pid": bystander.pid,
+                    "create_time": psutil.Process(bystander.pid).create_time() - 1000,
+                    "port": emulator.settings.port,
+                    "endpoint": f"http://localhost:{emulator.settings.port}",
+                    "started_at": "2026-01-01T00:00:00Z",
+                    "recording": str(emulator.recording),
+                }
+            )
+        )
+        assert emulator.status().state == "stale"
+        message = emulator.down()
+        assert "is gone or is another process: left it alone" in message
+        assert bystander.poll() is None
+        assert not emulator.state_file.exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_an_unreadable_state_file_is_treated_as_stale(emulator):
+    emulator.state_file.write_text("{not json")
+    assert emulator.status().state == "stopped"
+    assert emulator.up().state == "running"
+
+
+def test_localstack_needs_an_auth_token(tmp_path, monkeypatch):
+    monkeypatch.delenv("LOCALSTACK_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("LOCALSAGE_STATE_DIR", str(tmp_path))
+    localstack = Emulator(tmp_path, EmulatorSettings(kind="localstack", localstack_endpoint="http://localhost:9"))
+    with pytest.raises(UserError, match="LOCALSTACK_AUTH_TOKEN is not set"):
+        localstack.up()
+    monkeypatch.setenv("LOCALSTACK_AUTH_TOKEN", "token")
+    with pytest.raises(UserError, match="nothing answers at http://localhost:9: start LocalStack yourself"):
+        localstack.up()
