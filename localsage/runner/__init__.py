@@ -1,0 +1,1 @@
+"""The local pipeline runner: load a SageMaker pipeline definition, evaluate its expressions, run its steps."""
