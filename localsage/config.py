@@ -80,6 +80,14 @@ class ProjectConfig:
         return {part: f"{self.pipeline_base_name}-{part}" for part in ("ml-platform", "notifications", "kpi", "cicd")}
 
     @property
+    def execution_role_name(self) -> str:
+        """The SageMaker execution role the pipelines run as (created by the ML platform stack)."""
+        return f"{self.pipeline_base_name}-sagemaker-execution"
+
+    def execution_role_arn(self, account: str) -> str:
+        return f"arn:aws:iam::{account}:role/{self.execution_role_name}"
+
+    @property
     def step_image_repository(self) -> str:
         """ECR repository of the step image (docker/Dockerfile) that the pipeline's steps run in AWS."""
         return f"{self.pipeline_base_name}-steps"
@@ -134,6 +142,7 @@ def derived_names(config: ProjectConfig, local_account: str = "000000000000") ->
         "kpi_table": config.kpi_table,
         "kpi_prefix": config.kpi_prefix,
         "athena_workgroup": config.athena_workgroup,
+        "execution_role": config.execution_role_name,
         "step_image_repository": config.step_image_repository,
         "stacks": list(config.stack_names.values()),
     }
