@@ -317,9 +317,9 @@ def _load_step(raw: object, path: str, steps: dict[str, Step], branches: dict[st
         type=kind,
         arguments=arguments,
         path=path,
-        depends_on=_load_depends_on(raw.get("DependsOn") or [], where),
+        depends_on=_load_depends_on(raw.get("DependsOn", []), where),
         cache_config=_load_cache_config(raw.get("CacheConfig"), where),
-        property_files=_load_property_files(raw.get("PropertyFiles") or [], where),
+        property_files=_load_property_files(raw.get("PropertyFiles", []), where),
         raw=raw,
     )
     if owner is not None:
@@ -335,7 +335,7 @@ def _load_condition(step: Step, steps: dict[str, Step], branches: dict[str, Bran
         raise DefinitionError(f"{step.where}Arguments.Conditions must be a list of conditions")
     members: dict[str, tuple[str, ...]] = {}
     for key, taken_when in BRANCHES.items():
-        branch = step.arguments.get(key) or []
+        branch = step.arguments.get(key, [])
         if not isinstance(branch, list):
             raise DefinitionError(f"{step.where}Arguments.{key} must be a list of steps")
         for index, raw in enumerate(branch):
