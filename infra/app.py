@@ -1,0 +1,151 @@
+"""The CDK app: every stack of the project, named from project.toml through localsage.config.
+
+Run by `./dev synth` / `./dev deploy` (or `cdk synth` in infra/). Plain `python app.py` ignores cdk.json,
+so its context (the feature flags, and the project's settings) is loaded here; CDK_CONTEXT_JSON
+(what `cdk -c` and `./dev synth --context` set) overrides it. The assembly goes to infra/cdk.out
+unless CDK_OUTDIR says otherwise. A mistake in the context stops synth with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+INFRA = Path(__file__).resolve().parent
+if str(INFRA) not in sys.path:
+    sys.path.insert(0, str(INFRA))
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+from stacks import settings as infra_settings  # noqa: E402
+from stacks.cicd import CicdStack  # noqa: E402
+from stacks.kpi import KpiStack, named_query_files  # noqa: E402
+from stacks.ml_platform import STEP_IMAGE_DOCKERFILE, MlPlatformStack  # noqa: E402
+from stacks.notifications import NotificationsStack  # noqa: E402
+
+from localsage import config as project_config  # noqa: E402
+from localsage.aws import LOCAL_ACCOUNT_ID  # noqa: E402
+from localsage.errors import UserError  # noqa: E402
+from localsage.kpi import schema as kpi_schema  # noqa: E402
+
+NOTE_PREFIX = "localsage-note: "
+
+
+@dataclass
+class BuiltApp:
+    """The app, its stacks by part (ml-platform, notifications, kpi, cicd) and what was left out, and why."""
+
+    app: cdk.App
+    stacks: dict[str, cdk.Stack]
+    notes: list[str] = field(default_factory=list)
+
+
+def cdk_json_context() -> dict:
+    """The `context` of infra/cdk.json: feature flags and the project's own keys."""
+    return json.loads((INFRA / "cdk.json").read_text(encoding="utf-8")).get("context", {})
+
+
+def build(root: Path | None = None, context: dict | None = None, outdir: str | None = None) -> BuiltApp:
+    """Build every stack (not yet synthesized); `context` is applied over cdk.json's."""
+    root = root or project_config.project_root(INFRA)
+    config = project_config.load(root)
+    app = cdk.App(
+        context={**cdk_json_context(), **(context or {})},
+        outdir=outdir or os.environ.get("CDK_OUTDIR") or str(INFRA / "cdk.out"),
+        analytics_reporting=False,
+    )
+    chosen = infra_settings.from_context(app.node.try_get_context)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    account = _account(config, chosen)
+    environment = cdk.Environment(account=account, region=config.region)
+    common = {
+        "env": environment,
+        "synthesizer": cdk.BootstraplessSynthesizer() if chosen.is_local else None,
+        "analytics_reporting": False,
+    }
+    names = config.stack_names
+    bucket_name = config.bucket_name(account or cdk.Aws.ACCOUNT_ID)
+    notes = []
+    dockerfile = root / STEP_IMAGE_DOCKERFILE
+    step_image_context = dockerfile.parent if dockerfile.is_file() and not chosen.is_local else None
+    if not step_image_context:
+        why = "local synth (the local runner needs no ECR image)" if chosen.is_local else f"no {STEP_IMAGE_DOCKERFILE}"
+        notes.append(f"step image left out of {names['ml-platform']}: {why}")
+    stacks: dict[str, cdk.Stack] = {}
+    stacks["ml-platform"] = MlPlatformStack(
+        app,
+        names["ml-platform"],
+        config=config,
+        account=account or cdk.Aws.ACCOUNT_ID,
+        step_image_context=step_image_context,
+        description=f"{config.pipeline_base_name}: artefact bucket, model package groups, SageMaker role",
+        **common,
+    )
+    stacks["notifications"] = NotificationsStack(
+        app,
+        names["notifications"],
+        config=config,
+        notify_experimental=chosen.notify_experimental,
+        email=chosen.notification_email,
+        description=f"{config.pipeline_base_name}: model package approvals to an SNS topic",
+        **common,
+    )
+    stacks["kpi"] = KpiStack(
+        app,
+        names["kpi"],
+        config=config,
+        bucket_name=bucket_name,
+        schema=kpi_schema.load_for_project(root),
+        queries=named_query_files(root),
+        bytes_scanned_cutoff=chosen.athena_bytes_scanned_cutoff,
+        quicksight_principal_arns=chosen.quicksight_principal_arns,
+        description=f"{config.pipeline_base_name}: Glue KPI table, Athena workgroup and queries",
+        **common,
+    )
+    if chosen.source:
+        stacks["cicd"] = CicdStack(
+            app,
+            names["cicd"],
+            config=config,
+            source=chosen.source,
+            bucket_name=bucket_name,
+            builds_image=step_image_context is not None,
+            description=f"{config.pipeline_base_name}: CodePipeline and CodeBuild running ./dev tasks",
+            **common,
+        )
+    else:
+        notes.append(
+            f"{names['cicd']} left out: set source_connection_arn and source_repository "
+            "(or codecommit_repository) in infra/cdk.json context"
+        )
+    for dependent in ("notifications", "kpi", "cicd"):
+        if dependent in stacks:
+            stacks[dependent].add_dependency(stacks["ml-platform"])
+    for key, value in config.tags.items():
+        cdk.Tags.of(app).add(key, value)
+    return BuiltApp(app, stacks, notes)
+
+
+def _account(config: project_config.ProjectConfig, chosen: infra_settings.InfraSettings) -> str | None:
+    if chosen.is_local:
+        return LOCAL_ACCOUNT_ID
+    return config.account or os.environ.get("CDK_DEFAULT_ACCOUNT") or None
+
+
+def main() -> int:
+    try:
+        built = build()
+        for note in built.notes:
+            print(NOTE_PREFIX + note, file=sys.stderr)
+        built.app.synth()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""ML platform: the artefact bucket, the two model package groups, the SageMaker execution role, the step image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from localsage.config import VARIANTS, ProjectConfig
+from stacks import nag
+
+STEP_IMAGE_DOCKERFILE = Path("docker") / "Dockerfile"
+NONCURRENT_VERSION_DAYS = 90
+ARCHIVE_AFTER_DAYS = 180
+
+
+def execution_role_name(config: ProjectConfig) -> str:
+    """The SageMaker execution role every pipeline of the project runs as."""
+    return f"{config.pipeline_base_name}-sagemaker-execution"
+
+
+class MlPlatformStack(cdk.Stack):
+    """What the pipelines need in the account: storage, a registry per variant, a role, an image."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ProjectConfig,
+        account: str,
+        step_image_context: Path | None,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.bucket = self._artifact_bucket(config.bucket_name(account))
+        self.model_package_groups = {
+            variant: sagemaker.CfnModelPackageGroup(
+                self,
+                f"{variant.capitalize()}ModelPackageGroup",
+                model_package_group_name=config.model_package_group(variant),
+                model_package_group_description=f"Models registered by the {config.pipeline_name(variant)} pipeline",
+            )
+            for variant in VARIANTS
+        }
+        self.step_image = (
+            ecr_assets.DockerImageAsset(self, "StepImage", directory=str(step_image_context))
+            if step_image_context
+            else None
+        )
+        self.execution_role = self._execution_role(config)
+        cdk.CfnOutput(self, "ArtifactBucketName", value=self.bucket.bucket_name)
+        cdk.CfnOutput(self, "ExecutionRoleArn", value=self.execution_role.role_arn)
+        if self.step_image:
+            cdk.CfnOutput(self, "StepImageUri", value=self.step_image.image_uri)
+
+    def _artifact_bucket(self, name: str) -> s3.Bucket:
+        bucket = s3.Bucket(
+            self,
+            "ArtifactBucket",
+            bucket_name=name,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-old-artefact-versions",
+                    noncurrent_version_expiration=cdk.Duration.days(NONCURRENT_VERSION_DAYS),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                ),
+                s3.LifecycleRule(
+                    id="archive-old-artefacts",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INTELLIGENT_TIERING,
+                            transition_after=cdk.Duration.days(ARCHIVE_AFTER_DAYS),
+                        )
+                    ],
+                ),
+            ],
+        )
+        nag.acknowledge(
+            bucket,
+            "S1",
+            "Access logging needs a second bucket per project; CloudTrail data events cover audits where required.",
+        )
+        return bucket
+
+    def _execution_role(self, config: ProjectConfig) -> iam.Role:
+        role = iam.Role(
+            self,
+            "SageMakerExecutionRole",
+            role_name=execution_role_name(config),
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Runs the {config.pipeline_base_name} SageMaker pipelines and their jobs",
+        )
+        partition, region, account = cdk.Aws.PARTITION, cdk.Aws.REGION, cdk.Aws.ACCOUNT_ID
+        sagemaker_arn = f"arn:{partition}:sagemaker:{region}:{account}"
+        groups = [config.model_package_group(variant) for variant in VARIANTS]
+        pipeline_arns = [
+            *(f"{sagemaker_arn}:pipeline/{config.pipeline_name(v)}" for v in VARIANTS),
+            *(f"{sagemaker_arn}:pipeline/{config.pipeline_name(v)}/*" for v in VARIANTS),
+            # Jobs a pipeline starts are named pipelines-<execution id>-<step>-...
+            f"{sagemaker_arn}:processing-job/pipelines-*",
+            f"{sagemaker_arn}:training-job/pipelines-*",
+            f"{sagemaker_arn}:model/pipelines-*",
+        ]
+        registry_arns = [
+            *(f"{sagemaker_arn}:model-package-group/{group}" for group in groups),
+            *(f"{sagemaker_arn}:model-package/{group}/*" for group in groups),
+        ]
+        log_arns = [f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/*"]
+        bucket_objects = self.bucket.arn_for_objects("*")
+        statements = [
+            iam.PolicyStatement(
+                sid="ArtifactBucket",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[self.bucket.bucket_arn, bucket_objects],
+            ),
+            iam.PolicyStatement(
+                sid="PipelinesAndTheirJobs",
+                actions=[
+                    "sagemaker:DescribePipeline",
+                    "sagemaker:DescribePipelineExecution",
+                    "sagemaker:ListPipelineExecutionSteps",
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:StopProcessingJob",
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:CreateModel",
+                    "sagemaker:DescribeModel",
+                    "sagemaker:AddTags",
+                ],
+                resources=pipeline_arns,
+            ),
+            iam.PolicyStatement(
+                sid="ModelRegistry",
+                actions=[
+                    "sagemaker:CreateModelPackage",
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:DescribeModelPackageGroup",
+                    "sagemaker:ListModelPackages",
+                    "sagemaker:UpdateModelPackage",
+                    "sagemaker:AddTags",
+                ],
+                resources=registry_arns,
+            ),
+            iam.PolicyStatement(
+                sid="JobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=log_arns,
+            ),
+            iam.PolicyStatement(
+                sid="JobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+            ),
+            iam.PolicyStatement(
+                sid="PassThisRoleToJobs",
+                actions=["iam:PassRole"],
+                resources=[role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+        ]
+        policy = iam.Policy(self, "SageMakerExecutionPolicy", statements=statements, roles=[role])
+        nag.acknowledge_wildcards(policy, [bucket_objects], "Objects of the project's own bucket.")
+        nag.acknowledge_wildcards(
+            policy, pipeline_arns, "Executions of the project's two pipelines and the jobs (pipelines-*) they start."
+        )
+        nag.acknowledge_wildcards(policy, registry_arns, "Versions of the project's two model package groups.")
+        nag.acknowledge_wildcards(policy, log_arns, "SageMaker job log groups are created per job under this prefix.")
+        nag.acknowledge_wildcards(
+            policy, ["*"], "cloudwatch:PutMetricData has no resource ARN; a condition limits it to /aws/sagemaker."
+        )
+        if self.step_image:
+            self.step_image.repository.grant_pull(role)
+            nag.acknowledge_wildcards(
+                role, ["*"], "ecr:GetAuthorizationToken has no resource ARN; image pulls are repository-scoped."
+            )
+        return role

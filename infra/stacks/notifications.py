@@ -1,0 +1,78 @@
+"""Notifications: an encrypted topic, and a rule that turns model package state changes into readable messages."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from localsage import events as model_events
+from localsage.config import ProjectConfig
+
+
+def notified_groups(config: ProjectConfig, notify_experimental: bool) -> list[str]:
+    """The model package groups whose approvals reach the topic: stable always, experimental on request."""
+    variants = ("experimental", "stable") if notify_experimental else ("stable",)
+    return [config.model_package_group(variant) for variant in variants]
+
+
+class NotificationsStack(cdk.Stack):
+    """SNS topic (KMS) + EventBridge rule with an input transformer: no Lambda between event and message."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ProjectConfig,
+        notify_experimental: bool,
+        email: str,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        # The AWS-managed SNS key cannot be used by EventBridge, so the topic gets its own key.
+        self.key = kms.Key(
+            self,
+            "TopicKey",
+            description=f"Encrypts the {config.sns_topic_name} topic",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.topic = sns.Topic(
+            self,
+            "ModelEventsTopic",
+            topic_name=config.sns_topic_name,
+            display_name=f"{config.pipeline_base_name} model events",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.rule = events.Rule(
+            self,
+            "ModelPackageStateChangeRule",
+            description="Approved and newly pending model packages of the project's model package groups",
+            event_pattern=_event_pattern(
+                model_events.model_package_state_change_pattern(notified_groups(config, notify_experimental))
+            ),
+            targets=[targets.SnsTopic(self.topic)],
+        )
+        # The input transformer comes verbatim from localsage.events (shared with the local approval flow);
+        # the L2 target would rename its input paths.
+        rule_resource = self.rule.node.default_child
+        rule_resource.add_property_override("Targets.0.InputTransformer", model_events.input_transformer())
+        self.key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        cdk.CfnOutput(self, "TopicArn", value=self.topic.topic_arn)
+
+
+def _event_pattern(pattern: dict) -> events.EventPattern:
+    return events.EventPattern(
+        source=pattern["source"],
+        detail_type=pattern["detail-type"],
+        detail=pattern["detail"],
+    )
