@@ -56,3 +56,30 @@ def load(path: Path) -> KpiSchema:
 
 def load_for_project(root: Path) -> KpiSchema:
     return load(root / SCHEMA_FILE)
+
+
+# Glue (Hive) column types as DuckDB and sqlglot (Athena) name them.
+_ENGINE_TYPES = {
+    "string": "VARCHAR",
+    "double": "DOUBLE",
+    "bigint": "BIGINT",
+    "int": "INTEGER",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+
+
+def engine_type(glue_type: str) -> str:
+    """The SQL type (DuckDB and Athena spelling) of a Glue column type."""
+    return _ENGINE_TYPES[glue_type]
+
+
+def csv_column_types(schema: KpiSchema) -> dict[str, str]:
+    """CSV column -> SQL type, in header order (DuckDB's `read_csv(columns=...)`)."""
+    return {column.name: engine_type(column.type) for column in schema.columns}
+
+
+def table_column_types(schema: KpiSchema) -> dict[str, str]:
+    """Every column of the table (CSV columns, then partition keys) -> SQL type (the sqlglot schema)."""
+    return {column.name: engine_type(column.type) for column in (*schema.columns, *schema.partition_keys)}

@@ -1,0 +1,201 @@
+"""`./dev kpi-check`: fetch the KPI files, check their headers, check each query's portability, run it in DuckDB.
+
+Imported by tasks.py at start-up: DuckDB and sqlglot are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localsage import cli
+from localsage import config as project_config
+from localsage.errors import UserError
+from localsage.kpi import queries as kpi_queries
+from localsage.kpi import schema as kpi_schema
+
+
+@dataclass
+class QueryOutcome:
+    name: str
+    path: Path
+    description: str
+    problems: list[str] = field(default_factory=list)
+    columns: tuple[str, ...] = ()
+    row_count: int = 0
+    rows: tuple[tuple, ...] = ()
+    duckdb_sql: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class KpiData:
+    """The checked KPI files and where they came from."""
+
+    folder: Path
+    files: list[Path]
+    source: str
+
+
+def fetch_data(root: Path, source: Path | None, use_aws: bool, say: Callable[[str], None]) -> KpiData:
+    """The KPI files from --source DIR, else from S3 (the emulator, or AWS with --aws) via the local cache."""
+    schema = kpi_schema.load_for_project(root)
+    if source is not None:
+        if not source.is_dir():
+            raise UserError(f"--source {source}: no such folder: give the folder holding the dt=<yyyy-MM-dd>/ folders")
+        hint = "give the folder holding the dt=<yyyy-MM-dd>/ folders"
+        return KpiData(source, _checked_files(source, schema, hint), str(source))
+    from localsage import targets
+    from localsage.kpi import sync
+
+    target = targets.real_aws(root) if use_aws else targets.local(root, say=say)
+    summary = sync.sync(target, say=say)
+    say(
+        f"KPI cache {summary.folder}: {summary.downloaded} fetched, {summary.unchanged} unchanged, "
+        f"{summary.deleted} deleted"
+    )
+    location = f"s3://{target.bucket}/{target.config.kpi_prefix}"
+    return KpiData(summary.folder, _checked_files(summary.folder, schema, f"nothing usable in {location}"), location)
+
+
+def _checked_files(folder: Path, schema: kpi_schema.KpiSchema, hint: str) -> list[Path]:
+    from localsage.kpi import files
+
+    return files.checked_kpi_files(folder, schema, hint)
+
+
+def run_suite(root: Path, data: KpiData, extra_sql: Sequence[Path] = ()) -> list[QueryOutcome]:
+    """Check and run every project query and each extra SQL file against the KPI files."""
+    from localsage.kpi import engine, portability
+
+    config = project_config.load(root)
+    schema = kpi_schema.load_for_project(root)
+    named = kpi_queries.load_queries(root) + [kpi_queries.load_query(path) for path in extra_sql]
+    table_types = kpi_schema.table_column_types(schema)
+    work_dir = project_config.local_dir(root) / "kpi-duckdb"
+    connection = engine.open_database(data.files, schema, config.glue_database, work_dir)
+    outcomes = []
+    try:
+        for query in named:
+            outcome = QueryOutcome(query.name, query.path, query.description)
+            checked = portability.check_sql(query.sql, table_types, config.glue_database, schema.table)
+            outcome.problems = [f"line {finding.line}: {finding.message}" for finding in checked.findings]
+            if outcome.ok:
+                outcome.duckdb_sql = engine.to_duckdb(checked.statement)
+                _execute(connection, checked.statement, query, outcome)
+            outcomes.append(outcome)
+    finally:
+        connection.close()
+    return outcomes
+
+
+def _execute(connection, statement, query: kpi_queries.NamedQuery, outcome: QueryOutcome) -> None:
+    import duckdb
+
+    from localsage.kpi import engine
+
+    try:
+        result = engine.run(connection, statement)
+    except duckdb.Error as exc:
+        outcome.problems.append(f"DuckDB: {str(exc).splitlines()[0]}")
+        return
+    outcome.columns, outcome.row_count, outcome.rows = result.columns, result.row_count, result.rows
+    if query.expected_columns is not None and tuple(result.columns) != query.expected_columns:
+        outcome.problems.append(
+            f"returns columns {', '.join(result.columns)}; {query.name}.expect.json expects "
+            f"{', '.join(query.expected_columns)}"
+        )
+    if result.row_count < query.min_rows:
+        outcome.problems.append(
+            f"returns {result.row_count} rows; {query.name}.expect.json expects >= {query.min_rows}"
+        )
+
+
+def check(
+    root: Path,
+    sql_files: Sequence[str] = (),
+    source: str | None = None,
+    use_aws: bool = False,
+    say: Callable[[str], None] = print,
+) -> list[QueryOutcome]:
+    """The whole kpi-check: fetch and check the data, then check and run each query."""
+    data = fetch_data(root, Path(source) if source else None, use_aws, say)
+    say(f"{len(data.files)} KPI files from {data.source}")
+    return run_suite(root, data, [Path(path) for path in sql_files])
+
+
+def failure_lines(outcomes: list[QueryOutcome], root: Path) -> list[str]:
+    """One line per failing query: its file and its first problem (with the count of the others)."""
+    lines = []
+    for outcome in outcomes:
+        if outcome.problems:
+            more = f" (+{len(outcome.problems) - 1} more)" if len(outcome.problems) > 1 else ""
+            lines.append(f"{_shown_path(outcome.path, root)}: {outcome.problems[0]}{more}")
+    return lines
+
+
+def as_json(outcomes: list[QueryOutcome], root: Path) -> list[dict]:
+    """The outcomes as plain data (what `--json` prints)."""
+    return [
+        {
+            "name": outcome.name,
+            "path": _shown_path(outcome.path, root),
+            "ok": outcome.ok,
+            "problems": outcome.problems,
+            "columns": list(outcome.columns),
+            "row_count": outcome.row_count,
+            "preview": [list(row) for row in outcome.rows],
+            "duckdb_sql": outcome.duckdb_sql,
+        }
+        for outcome in outcomes
+    ]
+
+
+def print_outcomes(outcomes: list[QueryOutcome], root: Path, console) -> None:
+    """Each query's result as a table (a preview of its first rows), then its problems."""
+    from rich.table import Table
+
+    for outcome in outcomes:
+        title = f"{outcome.name}  ({_shown_path(outcome.path, root)})"
+        if outcome.ok:
+            table = Table(*outcome.columns, title=title, caption=f"{outcome.row_count} rows", title_justify="left")
+            for row in outcome.rows:
+                table.add_row(*(_cell(value) for value in row))
+            console.print(table)
+        else:
+            console.print(f"[bold red]FAILED[/] {title}")
+            for problem in outcome.problems:
+                console.print(f"  {problem}", markup=False)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+def _shown_path(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def check_task(root: Path, sql_files: Sequence[str], source: str | None, use_aws: bool, json_output: bool, say) -> None:
+    """kpi-check as the task runs it: print the results, then fail with one line per failing query."""
+
+    outcomes = check(root, sql_files, source, use_aws, say)
+    if json_output:
+        cli.print_json(as_json(outcomes, root))
+    else:
+        print_outcomes(outcomes, root, cli.console)
+    failures = failure_lines(outcomes, root)
+    if failures:
+        for line in failures:
+            cli.err_console.print(line, markup=False)
+        raise UserError(f"{len(failures)} of {len(outcomes)} KPI queries failed", exit_code=1)
+    say(f"all {len(outcomes)} KPI queries passed")
