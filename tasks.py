@@ -8,6 +8,7 @@ from invoke import Collection, task
 from localsage import cli, devtools, project_init
 from localsage import config as project_config
 from localsage import emulator as emulator_module
+from localsage.runner import local_run as runner
 
 
 @task(
@@ -84,6 +85,38 @@ def reset(c):
     cli.console.print(cli.run(lambda: emulator_module.for_project(say=cli.say).reset()))
 
 
+@task(
+    iterable=["param"],
+    help={
+        "variant": "experimental (default) or stable: picks the pipeline name and model package group.",
+        "param": "Override a pipeline parameter, Name=Value (repeatable), e.g. --param RmseThreshold=2.5.",
+        "definition": "Run this definition JSON instead of building ml/pipeline.py (its code must be in the emulator).",
+        "backend": "auto (docker only when an engine answers), process, or docker.",
+        "no-cache": "Run every step, ignoring CacheConfig.",
+        "json": "Print a machine-readable summary on stdout (progress stays on stderr).",
+    },
+)
+def local_run(c, variant="experimental", param=None, definition=None, backend="auto", no_cache=False, json=False):
+    """Run the pipeline definition on this machine against the emulator and register the model there."""
+    record = cli.run(
+        runner.local_run,
+        variant,
+        params=param,
+        definition_file=definition,
+        backend=backend,
+        use_cache=not no_cache,
+        quiet=json,
+        say=cli.say,
+    )
+    cli.finish_execution(record, as_json=json)
+
+
+@task(help={"id": "Show the steps of this execution.", "json": "Print as JSON."})
+def executions(c, id=None, json=False):
+    """List local executions, newest first, or show one execution's steps (--id)."""
+    cli.show_executions(cli.run(runner.executions, id), as_json=json)
+
+
 @task
 def lint(c):
     """Run ruff (lint and format check) over the repository."""
@@ -109,4 +142,4 @@ def lock(c):
 
 
 emulator = Collection("emulator", up, down, status, reset)
-namespace = Collection(init, names, lint, test, lock, emulator)
+namespace = Collection(init, names, local_run, executions, lint, test, lock, emulator)

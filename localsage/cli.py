@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
 from invoke.exceptions import Exit
 from rich.console import Console
 
@@ -15,7 +17,7 @@ from localsage.errors import UserError
 __all__ = ["Exit", "UserError", "console", "err_console", "run", "say"]
 
 console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 T = TypeVar("T")
 
@@ -32,6 +34,9 @@ def run(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     except UserError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
         raise Exit(code=exc.exit_code) from None
+    except (BotoCoreError, ClientError) as exc:
+        err_console.print(f"[bold red]error:[/] AWS call failed: {exc}", markup=True, soft_wrap=True)
+        raise Exit(code=1) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         raise Exit(code=130) from None
@@ -81,3 +86,43 @@ def split_params(values: list[str] | None, flag: str = "--param") -> dict[str, s
             raise UserError(f"{flag} {item!r} is not Name=Value")
         parsed[name] = value
     return parsed
+
+
+EXIT_CODES = {"Succeeded": 0, "Failed": 1, "Stopped": 130}
+
+
+def finish_execution(record, as_json: bool = False) -> None:
+    """Print a finished execution (summary table or JSON) and exit with its status's code."""
+    from localsage.runner.progress import print_summary
+
+    if as_json:
+        print_json(record.summary())
+    else:
+        print_summary(console, record)
+    code = EXIT_CODES.get(record.status, 1)
+    if code:
+        raise Exit(code=code)
+
+
+def show_executions(records: list, as_json: bool = False) -> None:
+    from rich.table import Table
+
+    from localsage.runner.progress import step_table
+
+    if as_json:
+        print_json([record.summary() for record in records])
+        return
+    if len(records) == 1:
+        console.print(step_table(records[0]))
+        return
+    if not records:
+        console.print("no local executions yet: run './dev local-run'")
+        return
+    table = Table("Execution", "Pipeline", "Status", "Started (UTC)", "Time", "Cache hits")
+    for record in records:
+        started = datetime.fromtimestamp(record.started, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        hits = sum(step.cache_hit for step in record.steps.values())
+        table.add_row(
+            record.execution_id, record.pipeline_name, record.status, started, f"{record.duration:.1f} s", str(hits)
+        )
+    console.print(table)

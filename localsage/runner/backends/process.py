@@ -1,0 +1,131 @@
+"""Run a step's container command as a plain process with the project's interpreter, no Docker.
+
+Container paths: on Linux each step process gets a private mount namespace in which `/opt/ml` *is* the
+step's folder (`unshare --mount`, or `unshare --user --map-root-user --mount` without root), so even
+scripts that hard-code `/opt/ml/...` run unmodified, and concurrent steps each see their own `/opt/ml`.
+Where that is unavailable (macOS, restricted containers), every `/opt/ml` path in the command, the
+environment and the downloaded driver scripts is rewritten to the step folder instead; scripts that
+spell `/opt/ml` literally cannot be rewritten, so they are named once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from localsage.runner.backends import ContainerSpec
+
+CONTAINER_ROOT = "/opt/ml"
+_PYTHON = re.compile(r"^(/usr(/local)?/bin/)?python(3(\.\d+)?)?$")
+# Inside the namespace: make the mount point, bind the step folder over it, then become the command.
+_NAMESPACE_SCRIPT = 'mkdir -p /opt/ml && mount --bind "$0" /opt/ml && exec "$@"'
+_CODE_SUFFIXES = {".py", ".sh", ".r", ".R"}
+
+
+@cache
+def isolation_command() -> tuple[str, ...] | None:
+    """The `unshare` prefix that gives a private /opt/ml on this machine, or None (then paths are rewritten)."""
+    forced = os.environ.get("LOCALSAGE_ISOLATION")
+    if forced == "paths" or not shutil.which("unshare") or not sys.platform.startswith("linux"):
+        return None
+    candidates = [("unshare", "--mount", "--propagation", "private")]
+    if os.geteuid() != 0:
+        candidates.insert(0, ("unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"))
+    with tempfile.TemporaryDirectory() as probe:
+        for prefix in candidates:
+            test = [*prefix, "sh", "-c", _NAMESPACE_SCRIPT, probe, "test", "-d", CONTAINER_ROOT]
+            if subprocess.run(test, capture_output=True, timeout=10).returncode == 0:
+                return prefix
+    return None
+
+
+class ProcessBackend:
+    name = "process"
+
+    def __init__(self, say=print):
+        self.say = say
+        self._warned_literal_paths: set[Path] = set()
+
+    def describe(self) -> str:
+        prefix = isolation_command()
+        if prefix:
+            return f"process backend, private /opt/ml per step ({' '.join(prefix[:3])})"
+        return "process backend, /opt/ml paths rewritten to step folders (no mount namespace here)"
+
+    def start(self, spec: ContainerSpec) -> _Process:
+        spec.logs.mkdir(parents=True, exist_ok=True)
+        prefix = isolation_command()
+        command = [sys.executable if _PYTHON.match(word) else word for word in spec.command]
+        environment = {
+            **os.environ,
+            **spec.environment,
+            "PYTHONUNBUFFERED": "1",
+            # Driver scripts call `python`: make that the project's interpreter.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        }
+        if prefix:
+            full_command = [*prefix, "sh", "-c", _NAMESPACE_SCRIPT, str(spec.opt_ml), *command]
+        else:
+            full_command = [_rewrite(word, spec.opt_ml) for word in command]
+            environment = {key: _rewrite(value, spec.opt_ml) for key, value in environment.items()}
+            self._rewrite_code(spec)
+        with open(spec.stdout_log, "wb") as stdout, open(spec.stderr_log, "wb") as stderr:
+            child = subprocess.Popen(
+                full_command,
+                env=environment,
+                stdout=stdout,
+                stderr=stderr,
+                stdin=subprocess.DEVNULL,
+                cwd=spec.opt_ml,
+                start_new_session=True,
+            )
+        return _Process(child)
+
+    def _rewrite_code(self, spec: ContainerSpec) -> None:
+        """Rewrite /opt/ml in downloaded drivers; name user scripts that spell it literally (once each)."""
+        for folder in spec.code_dirs:
+            for path in sorted(folder.rglob("*")):
+                if path.suffix not in _CODE_SUFFIXES or not path.is_file():
+                    continue
+                text = path.read_text(encoding="utf-8", errors="replace")
+                if CONTAINER_ROOT not in text:
+                    continue
+                if "sm_drivers" in path.parts:
+                    path.write_text(_rewrite(text, spec.opt_ml), encoding="utf-8")
+                elif path.name not in {p.name for p in self._warned_literal_paths}:
+                    self._warned_literal_paths.add(path)
+                    self.say(
+                        f"warning: {path.name} spells /opt/ml literally and this machine has no mount namespace; "
+                        "it only works if it also honours its arguments or SM_* variables"
+                    )
+
+
+class _Process:
+    def __init__(self, child: subprocess.Popen):
+        self.child = child
+
+    def wait(self) -> int:
+        return self.child.wait()
+
+    def terminate(self) -> None:
+        """Stop the step's own process group (it was started in a new session), TERM then KILL."""
+        if self.child.poll() is not None:
+            return
+        try:
+            os.killpg(self.child.pid, signal.SIGTERM)
+            self.child.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _rewrite(text: str, opt_ml: Path) -> str:
+    return re.sub(r"/opt/ml(?=/|\b|$)", str(opt_ml), text)

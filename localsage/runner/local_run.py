@@ -1,0 +1,230 @@
+"""`./dev local-run`: the project's pipeline (or any definition JSON) executed on this machine against the emulator.
+
+The definition is the one `upsert` sends to SageMaker. Building it with the SDK costs seconds, so the last
+build is reused while nothing it depends on (ml/ code, project.toml, KPI schema, SDK version) changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import sys
+import time
+from pathlib import Path
+
+from localsage import targets
+from localsage.cli import split_params
+from localsage.config import check_variant, local_dir
+from localsage.errors import UserError
+from localsage.runner import s3io
+from localsage.runner.cache import StepCache
+from localsage.runner.definition import PipelineDefinition, load
+from localsage.runner.orchestrator import Execution, Orchestrator, RunOptions
+from localsage.runner.records import ExecutionRecord, ExecutionStore
+from localsage.runner.steps import ExecutionStopped, handlers
+
+DATA_FILE = Path("ml") / "data" / "abalone.csv"
+INPUT_PARAMETER = "InputData"
+
+
+def runner_dir(root: Path) -> Path:
+    return local_dir(root) / "runner"
+
+
+def execution_store(root: Path) -> ExecutionStore:
+    return ExecutionStore(runner_dir(root) / "executions")
+
+
+def local_run(
+    variant: str = "experimental",
+    params: list[str] | dict[str, str] | None = None,
+    definition_file: str | None = None,
+    backend: str = "auto",
+    use_cache: bool = True,
+    quiet: bool = False,
+    console=None,
+    say=print,
+    root: Path | None = None,
+) -> ExecutionRecord:
+    """Run the pipeline locally; returns the execution record (status Succeeded, Failed or Stopped)."""
+    from localsage.runner.backends import choose
+    from localsage.runner.progress import Progress
+
+    check_variant(variant)
+    target = targets.local(root, say)
+    root = target.root
+    params = split_params(params) if isinstance(params, list) else dict(params or {})
+    if definition_file:
+        definition = _load_file(definition_file)
+    else:
+        definition = load(project_definition(target, variant, say))
+        if INPUT_PARAMETER in definition.parameters and INPUT_PARAMETER not in params:
+            params[INPUT_PARAMETER] = upload_sample_data(target)
+        ensure_model_package_group(target, variant)
+    Orchestrator.check(definition)
+    parameters = definition.resolve_parameters(params)
+    chosen_backend = choose(backend, say=say)
+    say(f"local-run: {chosen_backend.describe()}")
+    pipeline_name = target.config.pipeline_name(variant)
+    execution = register_execution(target, pipeline_name, definition, parameters)
+    store = execution_store(root)
+    definition_copy = store.execution_dir(execution.execution_id) / "definition.json"
+    definition_copy.parent.mkdir(parents=True, exist_ok=True)
+    definition_copy.write_text(json.dumps(definition.raw, indent=2))
+    record = ExecutionRecord(
+        execution_id=execution.execution_id,
+        execution_arn=execution.execution_arn,
+        pipeline_name=pipeline_name,
+        pipeline_arn=execution.pipeline_arn,
+        parameters=parameters,
+        backend=chosen_backend.name,
+        definition_file=str(definition_copy),
+    )
+    from localsage.cli import err_console
+
+    with Progress(console or err_console, quiet=quiet) as progress:
+        orchestrator = Orchestrator(
+            definition,
+            parameters,
+            execution,
+            target,
+            chosen_backend,
+            store,
+            StepCache(runner_dir(root) / "cache", pipeline_name),
+            RunOptions(use_cache=use_cache),
+            progress,
+            say,
+        )
+        try:
+            orchestrator.run(record)
+        except ExecutionStopped:
+            return store.load(record.execution_id)
+    return record
+
+
+def _load_file(definition_file: str) -> PipelineDefinition:
+    path = Path(definition_file)
+    if not path.is_file():
+        raise UserError(f"--definition {definition_file}: no such file")
+    return load(path)
+
+
+def register_execution(target, pipeline_name: str, definition: PipelineDefinition, parameters: dict) -> Execution:
+    """Create or update the pipeline in the emulator (inline definition) and start an execution record there."""
+    sagemaker = target.client("sagemaker")
+    body = json.dumps(definition.raw)
+    role = target.config.execution_role_arn(target.account)
+    existing = {
+        p["PipelineName"] for p in sagemaker.list_pipelines(PipelineNamePrefix=pipeline_name)["PipelineSummaries"]
+    }
+    if pipeline_name in existing:
+        pipeline_arn = sagemaker.update_pipeline(PipelineName=pipeline_name, PipelineDefinition=body, RoleArn=role)[
+            "PipelineArn"
+        ]
+    else:
+        pipeline_arn = sagemaker.create_pipeline(
+            PipelineName=pipeline_name,
+            PipelineDefinition=body,
+            RoleArn=role,
+            Tags=[{"Key": key, "Value": value} for key, value in target.config.tags.items()],
+        )["PipelineArn"]
+    execution_arn = sagemaker.start_pipeline_execution(
+        PipelineName=pipeline_name,
+        PipelineParameters=[{"Name": name, "Value": str(value)} for name, value in parameters.items()],
+    )["PipelineExecutionArn"]
+    return Execution(execution_arn.rsplit("/", 1)[-1], execution_arn, pipeline_name, pipeline_arn)
+
+
+def upload_sample_data(target) -> str:
+    """Put ml/data/abalone.csv in the artefact bucket (skipped when the same bytes are there); its S3 URI."""
+    s3 = target.client("s3")
+    ensure_bucket(target)
+    source = target.root / DATA_FILE
+    key = f"data/{source.name}"
+    local_md5 = hashlib.md5(source.read_bytes()).hexdigest()
+    try:
+        if s3.head_object(Bucket=target.bucket, Key=key)["ETag"].strip('"') == local_md5:
+            return f"s3://{target.bucket}/{key}"
+    except s3.exceptions.ClientError:
+        pass
+    s3.upload_file(str(source), target.bucket, key)
+    return f"s3://{target.bucket}/{key}"
+
+
+def ensure_model_package_group(target, variant: str) -> None:
+    """The group the ML platform stack creates in AWS; created here so local-run works before any deploy."""
+    sagemaker = target.client("sagemaker")
+    group = target.config.model_package_group(variant)
+    groups = sagemaker.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]
+    if group not in {g["ModelPackageGroupName"] for g in groups}:
+        sagemaker.create_model_package_group(
+            ModelPackageGroupName=group,
+            ModelPackageGroupDescription=f"{target.config.pipeline_name(variant)} models",
+            Tags=[{"Key": key, "Value": value} for key, value in target.config.tags.items()],
+        )
+
+
+def ensure_bucket(target) -> None:
+    s3 = target.client("s3")
+    try:
+        s3.head_bucket(Bucket=target.bucket)
+    except s3.exceptions.ClientError:
+        s3.create_bucket(Bucket=target.bucket)
+
+
+def project_definition(target, variant: str, say=print) -> dict:
+    """The pipeline definition of ml/pipeline.py for this variant: the cached build, or a fresh SDK build."""
+    sys.path.insert(0, str(target.root))
+    try:
+        from ml import pipeline as ml_pipeline
+    finally:
+        sys.path.remove(str(target.root))
+    key = definition_key(target, variant, ml_pipeline.definition_inputs(target.root))
+    cached = runner_dir(target.root) / "definitions" / f"{variant}.json"
+    try:
+        stored = json.loads(cached.read_text(encoding="utf-8"))
+        if stored["key"] == key and _code_is_uploaded(target, stored["definition"]):
+            return stored["definition"]
+    except (FileNotFoundError, ValueError, KeyError):
+        pass
+    say("local-run: building the pipeline definition with the SageMaker SDK (ml/ changed)")
+    started = time.monotonic()
+    ensure_bucket(target)
+    definition = ml_pipeline.build_definition(variant, target)
+    say(f"local-run: definition built in {time.monotonic() - started:.1f} s")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps({"key": key, "definition": definition}, indent=2), encoding="utf-8")
+    return definition
+
+
+def definition_key(target, variant: str, inputs: list[Path]) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{variant}\0{importlib.metadata.version('sagemaker')}\0".encode())
+    for path in sorted(inputs):
+        digest.update(str(path.relative_to(target.root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update((target.root / "project.toml").read_bytes())
+    return digest.hexdigest()
+
+
+def _code_is_uploaded(target, definition: dict) -> bool:
+    """A cached definition is only reusable while the code it points at is still in the emulator."""
+    s3 = target.client("s3")
+    supported = handlers()
+    loaded = load(definition)
+    for step in loaded.steps.values():
+        handler = supported.get(step.type)
+        if handler is None:
+            continue
+        for uri in handler.input_uris(step.arguments):
+            if isinstance(uri, str) and not s3io.exists(s3, uri.strip('"')):
+                return False
+    return True
+
+
+def executions(execution_id: str | None = None, root: Path | None = None) -> list[ExecutionRecord]:
+    """Recorded local executions, newest first; only the one asked for when `execution_id` is given."""
+    from localsage.config import project_root
+
+    store = execution_store(root or project_root())
+    return [store.load(execution_id)] if execution_id else store.all()

@@ -1,0 +1,306 @@
+"""Runs a pipeline definition: schedules steps by their dependencies, resolves arguments, caches, records.
+
+Independent steps run concurrently (bounded by the cores); a failed step stops the scheduling of new
+steps; Ctrl-C terminates the running step processes and marks the execution Stopped (a re-run resumes
+from the cache). The handler of each step type does the work; the backend runs its container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from localsage.runner import s3io
+from localsage.runner.backends import Backend
+from localsage.runner.cache import CacheEntry, StepCache, cache_key
+from localsage.runner.definition import PipelineDefinition, Step, property_file_locator, validate
+from localsage.runner.expressions import Context, EvaluationError, resolve
+from localsage.runner.records import ExecutionRecord, ExecutionStore, StepRecord
+from localsage.runner.steps import ExecutionStopped, StepContext, StepFailed, StepHandler, handlers
+
+
+@dataclass
+class RunOptions:
+    use_cache: bool = True
+    max_parallel: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
+@dataclass
+class Execution:
+    """Identity of one execution, as the (emulated) SageMaker API assigned it."""
+
+    execution_id: str
+    execution_arn: str
+    pipeline_name: str
+    pipeline_arn: str
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        definition: PipelineDefinition,
+        parameters: dict,
+        execution: Execution,
+        target,
+        backend: Backend,
+        store: ExecutionStore,
+        cache: StepCache,
+        options: RunOptions,
+        progress,
+        say=print,
+    ):
+        self.definition = definition
+        self.parameters = parameters
+        self.execution = execution
+        self.target = target
+        self.backend = backend
+        self.store = store
+        self.cache = cache
+        self.options = options
+        self.progress = progress
+        self.say = say
+        self.handlers = handlers()
+        self.session = target.session()
+        self._clients: dict[str, object] = {}
+        self._clients_lock = threading.Lock()
+        self.properties: dict[str, dict] = {}
+        self.outcomes: dict[str, bool] = {}
+        self.running: dict = {}
+        self.running_lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.started_at = datetime.now(UTC)
+
+    @staticmethod
+    def check(definition: PipelineDefinition) -> None:
+        """Everything that can be refused before a step runs: step types, expressions, handler arguments."""
+        supported = handlers()
+        validate(definition, set(supported))
+        for step in definition.steps.values():
+            supported[step.type].check(step)
+
+    def client(self, service: str):
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self.session.client(service)
+            return self._clients[service]
+
+    # ---- expression context -------------------------------------------------------------------
+
+    def context(self, symbolic_execution: bool = False) -> Context:
+        if symbolic_execution:
+            variables = {name: f"{{Execution.{name}}}" for name in _EXECUTION_NAMES}
+        else:
+            variables = {
+                "PipelineExecutionId": self.execution.execution_id,
+                "PipelineExecutionArn": self.execution.execution_arn,
+                "PipelineName": self.execution.pipeline_name,
+                "PipelineArn": self.execution.pipeline_arn,
+                "StartDateTime": self.started_at.isoformat(),
+                "CurrentDateTime": datetime.now(UTC).isoformat(),
+            }
+        return Context(
+            parameters=self.parameters,
+            execution=variables,
+            step_property=self.step_property,
+            property_file_uri=property_file_locator(self.definition, self.step_property),
+            read_json=self.read_json,
+        )
+
+    def step_property(self, step_name: str, parts: tuple) -> object:
+        if step_name not in self.properties:
+            raise EvaluationError(f"step {step_name} has not produced properties (it did not run)")
+        current: object = self.properties[step_name]
+        for part in parts:
+            if isinstance(current, dict) and part in current:
+                current = current[part]
+            elif isinstance(current, dict) and isinstance(part, int) and part < len(current):
+                current = list(current.values())[part]
+            elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+                current = current[part]
+            else:
+                shown = ".".join(str(p) for p in parts)
+                raise EvaluationError(f"step {step_name} has no property {shown}")
+        return current
+
+    def read_json(self, uri: str) -> object:
+        bucket, key = s3io.split_uri(uri)
+        try:
+            body = self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+            return json.loads(body)
+        except self.client("s3").exceptions.NoSuchKey:
+            raise EvaluationError(f"the property file {uri} does not exist: did the step write it?") from None
+        except ValueError as exc:
+            raise EvaluationError(f"the property file {uri} is not JSON ({exc})") from None
+
+    # ---- running ------------------------------------------------------------------------------
+
+    def run(self, record: ExecutionRecord) -> ExecutionRecord:
+        order = self.definition.topological_order()
+        for name in order:
+            record.steps[name] = StepRecord(name, self.definition.steps[name].type)
+        self.store.save(record)
+        futures: dict[Future, str] = {}
+        failed = False
+        with ThreadPoolExecutor(self.options.max_parallel, thread_name_prefix="step") as pool:
+            try:
+                while True:
+                    if not failed:
+                        for name in self._ready(record, futures.values()):
+                            record.steps[name].status = "Executing"
+                            record.steps[name].started = time.time()
+                            self._changed(record, name)
+                            futures[pool.submit(self._run_step, name, record)] = name
+                    if not futures:
+                        break
+                    done, _ = wait(list(futures), timeout=0.2, return_when=FIRST_COMPLETED)
+                    self.progress.refresh(record)
+                    for future in done:
+                        name = futures.pop(future)
+                        failed |= self._settle(record, name, future)
+            except KeyboardInterrupt:
+                self._stop(record, futures)
+                raise ExecutionStopped() from None
+        self._finish(record)
+        return record
+
+    def _ready(self, record: ExecutionRecord, in_flight) -> list[str]:
+        skipped = self.definition.skipped_steps(self.outcomes)
+        ready = []
+        for name, step in record.steps.items():
+            if step.status != "Pending" or name in in_flight:
+                continue
+            if name in skipped:
+                step.status = "Skipped"
+                self._changed(record, name)
+                continue
+            needs = self.definition.dependencies(name)
+            if all(record.steps[need].status in ("Succeeded", "Skipped") for need in needs if need in record.steps):
+                ready.append(name)
+        return ready
+
+    def _run_step(self, name: str, record: ExecutionRecord) -> None:
+        step = self.definition.steps[name]
+        handler = self.handlers[step.type]
+        step_record = record.steps[name]
+        arguments = self._arguments(step, self.context())
+        step_record.arguments = arguments
+        key = None
+        if self._cache_enabled(step, handler):
+            symbolic = self._arguments(step, self.context(symbolic_execution=True))
+            key = cache_key(step.type, symbolic, handler.input_uris(arguments), self.client("s3"))
+            entry = self.cache.lookup(name, key, step.cache_config.expire_after)
+            if entry and all(s3io.exists(self.client("s3"), uri) for uri in handler.output_uris(entry.properties)):
+                step_record.cache_hit = True
+                step_record.cached_from = entry.execution_id
+                self.properties[name] = entry.properties
+                step_record.properties = entry.properties
+                return
+        work_dir = self.store.execution_dir(self.execution.execution_id) / "steps" / name
+        step_record.log = str(work_dir / "logs" / "stderr.log") if handler.step_type in _CONTAINER_STEPS else None
+        result = handler.run(arguments, self._step_context(step, work_dir))
+        self.properties[name] = result.properties
+        step_record.properties = result.properties
+        if result.outcome is not None:
+            step_record.outcome = result.outcome
+            self.outcomes[name] = result.outcome
+        if key:
+            self.cache.store(CacheEntry(key, name, self.execution.execution_id, time.time(), result.properties))
+
+    def _arguments(self, step: Step, context: Context) -> dict:
+        source = {"Conditions": step.conditions} if step.type == "Condition" else step.arguments
+        return resolve(source, context, f"{step.where}Arguments")
+
+    def _cache_enabled(self, step: Step, handler: StepHandler) -> bool:
+        return self.options.use_cache and handler.cacheable and bool(step.cache_config and step.cache_config.enabled)
+
+    def _step_context(self, step: Step, work_dir: Path) -> StepContext:
+        return StepContext(
+            step=step,
+            execution_id=self.execution.execution_id,
+            pipeline_name=self.execution.pipeline_name,
+            region=self.target.region,
+            account=self.target.account,
+            work_dir=work_dir,
+            backend=self.backend,
+            client=self.client,
+            say=self.say,
+            running=self.running,
+            lock=self.running_lock,
+            stopping=self.stopping,
+        )
+
+    def _settle(self, record: ExecutionRecord, name: str, future: Future) -> bool:
+        """Record a finished step; True when it failed the execution."""
+        step = record.steps[name]
+        step.ended = time.time()
+        error = future.exception()
+        if error is None:
+            step.status = "Succeeded"
+        elif isinstance(error, ExecutionStopped):
+            step.status = "Stopped"
+        else:
+            step.status = "Failed"
+            message = str(error)
+            step.failure = message if message.startswith("step ") else f"step {name}: {message}"
+            record.failure = record.failure or step.failure
+            if isinstance(error, StepFailed) and error.tail:
+                self.progress.failure(step, error.tail)
+        self._changed(record, name)
+        return step.status == "Failed"
+
+    def _stop(self, record: ExecutionRecord, futures: dict[Future, str]) -> None:
+        self.stopping.set()
+        with self.running_lock:
+            for container in list(self.running.values()):
+                container.terminate()
+        wait(list(futures))
+        for future, name in futures.items():
+            self._settle(record, name, future)
+            record.steps[name].status = "Stopped"
+        for step in record.steps.values():
+            if step.status == "Pending":
+                step.status = "NotRun"
+        record.status = "Stopped"
+        record.failure = "stopped by the user (Ctrl-C); run again to resume from the cache"
+        record.ended = time.time()
+        self.store.save(record)
+        self.progress.refresh(record)
+
+    def _finish(self, record: ExecutionRecord) -> None:
+        locate = property_file_locator(self.definition, self.step_property)
+        for name, step in self.definition.steps.items():
+            if record.steps[name].status != "Succeeded":
+                continue
+            for file_name in step.property_files:
+                try:
+                    record.property_files[f"{name}.{file_name}"] = self.read_json(locate(name, file_name))
+                except EvaluationError as exc:
+                    record.property_files[f"{name}.{file_name}"] = {"error": str(exc)}
+        for step in record.steps.values():
+            if step.status == "Pending":
+                step.status = "NotRun"
+        record.status = "Failed" if any(s.status == "Failed" for s in record.steps.values()) else "Succeeded"
+        record.ended = time.time()
+        self.store.save(record)
+        self.progress.refresh(record)
+
+    def _changed(self, record: ExecutionRecord, name: str) -> None:
+        self.store.save(record)
+        self.progress.step_changed(record, record.steps[name])
+
+
+_EXECUTION_NAMES = (
+    "PipelineExecutionId",
+    "PipelineExecutionArn",
+    "PipelineName",
+    "PipelineArn",
+    "StartDateTime",
+    "CurrentDateTime",
+)
+_CONTAINER_STEPS = ("Processing", "Training")

@@ -1,0 +1,127 @@
+"""What the runner remembers about each execution: per-step status, timings, cache hits, arguments, logs.
+
+Records live in `<state>/runner/executions/<execution id>/execution.json`, beside each step's folder.
+(The emulator also gets a pipeline and an execution record, but moto marks executions Succeeded at once and
+has no ListPipelineExecutionSteps, so these files are the source of truth for local runs.)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from localsage.errors import UserError
+
+FINAL_STEP_STATES = ("Succeeded", "Failed", "Skipped", "Stopped", "NotRun")
+
+
+@dataclass
+class StepRecord:
+    name: str
+    type: str
+    status: str = "Pending"
+    started: float | None = None
+    ended: float | None = None
+    cache_hit: bool = False
+    cached_from: str | None = None
+    outcome: bool | None = None
+    failure: str | None = None
+    log: str | None = None
+    arguments: dict | None = None
+    properties: dict | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or time.time()) - self.started
+
+
+@dataclass
+class ExecutionRecord:
+    execution_id: str
+    execution_arn: str
+    pipeline_name: str
+    pipeline_arn: str
+    parameters: dict
+    backend: str
+    definition_file: str
+    status: str = "Executing"
+    started: float = field(default_factory=time.time)
+    ended: float | None = None
+    failure: str | None = None
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+    property_files: dict[str, object] = field(default_factory=dict)  # "<step>.<file>" -> its JSON
+
+    @property
+    def duration(self) -> float:
+        return (self.ended or time.time()) - self.started
+
+    def summary(self) -> dict:
+        """The machine-readable summary `local-run --json` prints."""
+        registered = next(
+            (s.properties for s in self.steps.values() if s.type == "RegisterModel" and s.status == "Succeeded"),
+            None,
+        )
+        return {
+            "execution_id": self.execution_id,
+            "execution_arn": self.execution_arn,
+            "pipeline_name": self.pipeline_name,
+            "status": self.status,
+            "failure": self.failure,
+            "duration_s": round(self.duration, 3),
+            "parameters": self.parameters,
+            "property_files": self.property_files,
+            "steps": {
+                s.name: {
+                    "type": s.type,
+                    "status": s.status,
+                    "duration_s": None if s.duration is None else round(s.duration, 3),
+                    "cache_hit": s.cache_hit,
+                    **({"outcome": s.outcome} if s.outcome is not None else {}),
+                    **({"failure": s.failure} if s.failure else {}),
+                    **({"log": s.log} if s.log else {}),
+                }
+                for s in self.steps.values()
+            },
+            "model_package_arn": registered["ModelPackageArn"] if registered else None,
+            "model_package_version": registered.get("ModelPackageVersion") if registered else None,
+            "model_approval_status": registered.get("ModelApprovalStatus") if registered else None,
+        }
+
+
+class ExecutionStore:
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def execution_dir(self, execution_id: str) -> Path:
+        return self.folder / execution_id
+
+    def save(self, record: ExecutionRecord) -> None:
+        path = self.execution_dir(record.execution_id) / "execution.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(record), indent=2, default=str), encoding="utf-8")
+        temporary.replace(path)
+
+    def load(self, execution_id: str) -> ExecutionRecord:
+        path = self.execution_dir(execution_id) / "execution.json"
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            known = ", ".join(r.execution_id for r in self.all()[:5]) or "none yet"
+            raise UserError(f"no local execution {execution_id!r}: recent ones are {known}") from None
+        raw["steps"] = {name: StepRecord(**step) for name, step in raw["steps"].items()}
+        return ExecutionRecord(**raw)
+
+    def all(self) -> list[ExecutionRecord]:
+        """Every recorded execution, newest first."""
+        found = []
+        for path in self.folder.glob("*/execution.json"):
+            try:
+                found.append(self.load(path.parent.name))
+            except (ValueError, TypeError):
+                continue
+        return sorted(found, key=lambda record: record.started, reverse=True)

@@ -1,0 +1,98 @@
+"""Moving a job's data between S3 and its /opt/ml folder, the way SageMaker's File mode does."""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from localsage.errors import UserError
+
+TRANSFER_THREADS = 8
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    parts = urlsplit(uri)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise UserError(f"{uri!r} is not an s3:// URI")
+    return parts.netloc, parts.path.lstrip("/")
+
+
+def list_objects(s3, uri: str) -> list[dict]:
+    """The objects at `uri`: the object itself when the key exists, else everything under it as a prefix."""
+    bucket, key = split_uri(uri)
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+        found.extend(page.get("Contents", []))
+    exact = [item for item in found if item["Key"] == key]
+    if exact:
+        return exact
+    prefix = key if not key or key.endswith("/") else key + "/"
+    return [item for item in found if item["Key"].startswith(prefix) and not item["Key"].endswith("/")]
+
+
+def download(s3, uri: str, destination: Path, what: str) -> int:
+    """Copy the object (into `destination/<its name>`) or the prefix (keeping relative keys); returns the count."""
+    objects = list_objects(s3, uri)
+    if not objects:
+        raise UserError(f"{what}: nothing found at {uri}")
+    bucket, key = split_uri(uri)
+    destination.mkdir(parents=True, exist_ok=True)
+
+    def fetch(item: dict) -> None:
+        relative = Path(item["Key"]).name if item["Key"] == key else item["Key"][len(key) :].lstrip("/")
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, item["Key"], str(target))
+
+    with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+        list(pool.map(fetch, objects))
+    return len(objects)
+
+
+def upload_folder(s3, folder: Path, uri: str) -> int:
+    """Upload every file under `folder` to the prefix `uri`, keeping relative paths; returns the count."""
+    bucket, prefix = split_uri(uri)
+    files = [path for path in sorted(folder.rglob("*")) if path.is_file()]
+
+    def put(path: Path) -> None:
+        key = "/".join(part for part in (prefix.rstrip("/"), path.relative_to(folder).as_posix()) if part)
+        s3.upload_file(str(path), bucket, key)
+
+    with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+        list(pool.map(put, files))
+    return len(files)
+
+
+def upload_file(s3, path: Path, uri: str) -> None:
+    bucket, key = split_uri(uri)
+    s3.upload_file(str(path), bucket, key)
+
+
+def content_digest(s3, uri: str) -> str:
+    """A digest of what is at `uri` (relative keys and ETags), independent of where it lives."""
+    bucket, key = split_uri(uri)
+    digest = hashlib.sha256()
+    for item in sorted(list_objects(s3, uri), key=lambda entry: entry["Key"]):
+        digest.update(f"{item['Key'][len(key) :]}\0{item['ETag']}\0{item['Size']}\n".encode())
+    return digest.hexdigest()
+
+
+def exists(s3, uri: str) -> bool:
+    return bool(list_objects(s3, uri))
+
+
+def pack(folder: Path, archive: Path) -> Path:
+    """A gzipped tar of the folder's contents (what SageMaker uploads as model.tar.gz / output.tar.gz)."""
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(folder.iterdir()):
+            tar.add(path, arcname=path.name)
+    return archive
+
+
+def unpack(archive: Path, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:*") as tar:
+        tar.extractall(folder, filter="data")

@@ -1,0 +1,69 @@
+"""RegisterModel and Model/CreateModel steps: API calls to the (emulated) SageMaker model registry."""
+
+from __future__ import annotations
+
+from localsage.runner.definition import Step
+from localsage.runner.steps import StepContext, StepResult
+
+
+def request_for(client, operation: str, arguments: dict) -> dict:
+    """The step's arguments that the API operation accepts (definitions also carry SDK-only keys)."""
+    accepted = client.meta.service_model.operation_model(operation).input_shape.members
+    return {key: value for key, value in arguments.items() if key in accepted}
+
+
+class RegisterModelHandler:
+    """Creates a model package version in the step's model package group (CreateModelPackage)."""
+
+    step_type = "RegisterModel"
+    cacheable = False
+
+    def check(self, step: Step) -> None:
+        """The registry validates the request itself; its error names the field."""
+
+    def input_uris(self, arguments: dict) -> list[str]:
+        return []
+
+    def output_uris(self, properties: dict) -> list[str]:
+        return []
+
+    def run(self, arguments: dict, context: StepContext) -> StepResult:
+        sagemaker = context.client("sagemaker")
+        arn = sagemaker.create_model_package(**request_for(sagemaker, "CreateModelPackage", arguments))[
+            "ModelPackageArn"
+        ]
+        described = sagemaker.describe_model_package(ModelPackageName=arn)
+        properties = {
+            "ModelPackageArn": arn,
+            "ModelPackageName": described.get("ModelPackageName"),
+            "ModelPackageGroupName": described.get("ModelPackageGroupName"),
+            "ModelPackageVersion": described.get("ModelPackageVersion"),
+            "ModelApprovalStatus": described.get("ModelApprovalStatus"),
+            "ModelPackageStatus": described.get("ModelPackageStatus", "Completed"),
+        }
+        return StepResult(properties)
+
+
+class CreateModelHandler:
+    """Creates a SageMaker model (CreateModel) from the step's container and role."""
+
+    cacheable = False
+
+    def __init__(self, step_type: str):
+        self.step_type = step_type
+
+    def check(self, step: Step) -> None:
+        """The API validates the request itself; its error names the field."""
+
+    def input_uris(self, arguments: dict) -> list[str]:
+        return []
+
+    def output_uris(self, properties: dict) -> list[str]:
+        return []
+
+    def run(self, arguments: dict, context: StepContext) -> StepResult:
+        sagemaker = context.client("sagemaker")
+        request = request_for(sagemaker, "CreateModel", arguments)
+        request.setdefault("ModelName", context.job_name())
+        arn = sagemaker.create_model(**request)["ModelArn"]
+        return StepResult({"ModelName": request["ModelName"], "ModelArn": arn})
