@@ -162,13 +162,16 @@ def _assemble(variant, config, bucket, role_arn, image_uri, session, hyperparame
             s3_output=ProcessingS3Output(s3_uri=destination, local_path=source, s3_upload_mode="EndOfJob"),
         )
 
+    def uploaded(kind: str, path: Path) -> str:
+        return _upload_content_addressed(session, bucket, f"{pipeline_name}/{kind}", path)
+
     def step_output(name: str) -> str:
         return f"{artefacts}/{name}"
 
     preprocess = ProcessingStep(
         name=STEP_PREPROCESS,
         step_args=processor("preprocess").run(
-            code=str(SCRIPTS_DIR / "preprocess.py"),
+            code=uploaded("code", SCRIPTS_DIR / "preprocess.py"),
             inputs=[s3_input("raw", input_data, f"{PROCESSING}/input")],
             outputs=[s3_output(split, f"{PROCESSING}/{split}", step_output(split)) for split in SPLITS],
             arguments=["--input", f"{PROCESSING}/input", "--output-dir", PROCESSING],
@@ -204,11 +207,15 @@ def _assemble(variant, config, bucket, role_arn, image_uri, session, hyperparame
     evaluate = ProcessingStep(
         name=STEP_EVALUATE,
         step_args=processor("evaluate").run(
-            code=str(SCRIPTS_DIR / "evaluate.py"),
+            code=uploaded("code", SCRIPTS_DIR / "evaluate.py"),
             inputs=[
                 s3_input("model", model_data, f"{PROCESSING}/model"),
                 s3_input("test", split_uri("test"), f"{PROCESSING}/test"),
-                s3_input("kpi-schema", _upload_kpi_schema(session, bucket, pipeline_name, kpi_schema), SCHEMA_DIR),
+                s3_input(
+                    "kpi-schema",
+                    uploaded("kpi-schema", kpi_schema or ML_DIR.parent / SCHEMA_FILE),
+                    SCHEMA_DIR,
+                ),
             ],
             outputs=[
                 s3_output(EVALUATION_OUTPUT, f"{PROCESSING}/evaluation", step_output(EVALUATION_OUTPUT)),
@@ -293,12 +300,15 @@ def _register_arguments(*, session, image_uri, role_arn, model_data, group, appr
     )
 
 
-def _upload_kpi_schema(session, bucket: str, pipeline_name: str, schema: Path | None) -> str:
-    """Upload the KPI schema under a content-addressed key, so a schema change changes the definition."""
-    path = schema or ML_DIR.parent / SCHEMA_FILE
+def _upload_content_addressed(session, bucket: str, prefix: str, path: Path) -> str:
+    """Upload one file under `<prefix>/<hash of its content>/`: the S3 URI changes exactly when the content does.
+
+    The SDK's own code hash for processing steps mixes in the absolute local path, so two checkouts of the
+    same commit would give different definitions; uploading first and passing the S3 URI avoids that.
+    """
     if not path.is_file():
-        raise UserError(f"{path}: KPI schema file is missing (the Evaluate step writes its KPI row from it)")
-    key = f"{pipeline_name}/kpi-schema/{content_hash([path], path.parent)}"
+        raise UserError(f"{path}: file is missing (the pipeline definition needs it)")
+    key = f"{prefix}/{content_hash([path], path.parent)}"
     return session.upload_data(str(path), bucket=bucket, key_prefix=key)
 
 
@@ -316,14 +326,18 @@ def _uploaded_files(folder: Path) -> list[Path]:
 def _content_addressed_training_uploads() -> Iterator[None]:
     """ModelTrainer names its upload prefix after a timestamped job name; name it after the code instead.
 
-    The `code` and `sm_drivers` channels then live under `<base job name>-<hash of ml/scripts and SDK version>`.
+    The `code` and `sm_drivers` channels then live under `<base job name>-<hash>`, the hash covering ml/scripts,
+    this module and the SDK version (everything those two channels are made from).
     """
     from importlib.metadata import version
     from unittest import mock
 
     from sagemaker.train import model_trainer
 
-    code_hash = content_hash(_uploaded_files(SCRIPTS_DIR), SCRIPTS_DIR, version("sagemaker"))[:12]
+    builder = Path(__file__).resolve()
+    code_hash = content_hash(
+        _uploaded_files(SCRIPTS_DIR), SCRIPTS_DIR, version("sagemaker"), builder.read_text(encoding="utf-8")
+    )[:12]
 
     def code_addressed_name(base: str, max_length: int = 63) -> str:
         return f"{base.replace('_', '-')[: max_length - len(code_hash) - 1]}-{code_hash}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from unittest import mock
 
@@ -149,14 +150,25 @@ def test_variant_names_the_pipeline_and_model_group(local_target):
         pipeline.build_definition("nightly", local_target)
 
 
-def test_code_prefix_follows_script_content(tmp_path):
+def test_a_script_change_moves_the_code_uris(definition, local_target, tmp_path, monkeypatch):
     from ml import pipeline
 
-    (tmp_path / "train.py").write_text("print(1)\n")
-    before = pipeline.content_hash([tmp_path / "train.py"], tmp_path)
-    assert pipeline.content_hash([tmp_path / "train.py"], tmp_path) == before
-    (tmp_path / "train.py").write_text("print(2)\n")
-    assert pipeline.content_hash([tmp_path / "train.py"], tmp_path) != before
+    scripts = tmp_path / "scripts"
+    shutil.copytree(pipeline.SCRIPTS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    with (scripts / "train.py").open("a") as handle:
+        handle.write("# changed\n")
+    monkeypatch.setattr(pipeline, "SCRIPTS_DIR", scripts)
+    changed = pipeline.build_definition("experimental", local_target)
+
+    def code_uris(built: dict) -> dict[str, str]:
+        train = next(step for step in built["Steps"] if step["Name"] == "Train")
+        return {
+            c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in train["Arguments"]["InputDataConfig"]
+        }
+
+    before, after = code_uris(definition), code_uris(changed)
+    assert before["code"] != after["code"] and before["sm_drivers"] != after["sm_drivers"]
+    assert changed["Steps"][0] == definition["Steps"][0], "Preprocess did not change, so its arguments must not"
 
 
 def test_definition_inputs_cover_scripts_schema_and_config():
