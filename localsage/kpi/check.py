@@ -164,7 +164,7 @@ def print_outcomes(outcomes: list[QueryOutcome], root: Path, console) -> None:
         if outcome.ok:
             table = Table(*outcome.columns, title=title, caption=f"{outcome.row_count} rows", title_justify="left")
             for row in outcome.rows:
-                table.add_row(*(_cell(value) for value in row))
+                table.add_row(*(cell_text(value) for value in row))
             console.print(table)
         else:
             console.print(f"[bold red]FAILED[/] {title}")
@@ -172,7 +172,8 @@ def print_outcomes(outcomes: list[QueryOutcome], root: Path, console) -> None:
                 console.print(f"  {problem}", markup=False)
 
 
-def _cell(value: object) -> str:
+def cell_text(value: object) -> str:
+    """A result value as a table shows it."""
     if isinstance(value, float):
         return f"{value:.6g}"
     return "" if value is None else str(value)

@@ -75,9 +75,9 @@ def run(connection: duckdb.DuckDBPyConnection, statement: exp.Expression) -> Que
     return QueryResult(columns, row_count, tuple(preview))
 
 
-def fetch_all(connection: duckdb.DuckDBPyConnection, statement: exp.Expression) -> QueryResult:
-    """Every row of a query (for the report, whose queries return few rows or are sampled)."""
-    cursor = connection.execute(to_duckdb(statement))
+def fetch_all(connection: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:
+    """Every row of a DuckDB query (for the report, whose queries return few rows)."""
+    cursor = connection.execute(sql)
     rows = tuple(cursor.fetchall())
     return QueryResult(tuple(column[0] for column in cursor.description), len(rows), rows)
 

@@ -11,4 +11,3 @@ SELECT
         ROWS BETWEEN 6 PRECEDING AND CURRENT ROW
     ) AS rmse_avg_7
 FROM model_kpis
-ORDER BY pipeline_name, variant, from_iso8601_timestamp(run_ts), execution_id

@@ -22,4 +22,3 @@ SELECT
     (rmse - previous_rmse) / NULLIF(previous_rmse, 0) AS rmse_change,
     COALESCE(rmse > previous_rmse * 1.05, false) AS regressed
 FROM ordered
-ORDER BY pipeline_name, variant, from_iso8601_timestamp(run_ts), execution_id

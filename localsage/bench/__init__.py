@@ -1,0 +1,24 @@
+"""Benchmarks (`./dev bench <suite>`): each suite is a module with `run(root, say) -> dict` of measurements.
+
+Suites are imported only when run, so listing the tasks stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+
+from localsage.errors import UserError
+
+SUITES = {
+    "kpi": "localsage.bench.kpi",
+}
+
+
+def run(suite: str, root: Path, say: Callable[[str], None] = print) -> dict:
+    """Run one benchmark suite by name and return its measurements."""
+    module_name = SUITES.get(suite)
+    if module_name is None:
+        raise UserError(f"unknown benchmark suite '{suite}': use one of {', '.join(sorted(SUITES))}")
+    return importlib.import_module(module_name).run(root, say=say)
