@@ -5,9 +5,12 @@ A table of contents only: each task parses its flags, calls one toolkit function
 
 from invoke import Collection, task
 
+from localsage import bench as bench_module
 from localsage import cli, devtools, project_init
 from localsage import config as project_config
 from localsage import emulator as emulator_module
+from localsage.kpi import check as kpi_check_module
+from localsage.kpi import report as kpi_report_module
 from localsage.runner import local_run as runner
 
 
@@ -141,5 +144,39 @@ def lock(c):
     cli.console.print(cli.run(devtools.lock, say=cli.say))
 
 
+@task(
+    iterable=["sql"],
+    help={
+        "sql": "An extra Athena SQL file to check and run like the project's queries (repeatable).",
+        "source": "Read the KPI files from this folder (dt=<yyyy-MM-dd>/*.csv) instead of S3.",
+        "aws": "Fetch the KPI files from the real AWS bucket (your credentials) instead of the emulator.",
+        "json": "Print the results as JSON.",
+    },
+)
+def kpi_check(c, sql=None, source=None, aws=False, json=False):
+    """Check the KPI files' headers and every KPI query (Athena SQL portability, then a run in DuckDB)."""
+    cli.run(kpi_check_module.check_task, project_config.project_root(), sql or [], source, aws, json, cli.say)
+
+
+@task(
+    help={
+        "output": "Write the HTML here (default .local/kpi-report.html).",
+        "source": "Read the KPI files from this folder (dt=<yyyy-MM-dd>/*.csv) instead of S3.",
+        "aws": "Fetch the KPI files from the real AWS bucket (your credentials) instead of the emulator.",
+    }
+)
+def kpi_report(c, output=None, source=None, aws=False):
+    """Write one self-contained HTML report of the model KPIs (charts, regressions, latest run) and print its path."""
+    path = cli.run(kpi_report_module.write_report, project_config.project_root(), output, source, aws, say=cli.say)
+    cli.console.print(str(path))
+
+
+@task(positional=["suite"], help={"suite": "The benchmark to run: kpi.", "json": "Print the measurements as JSON."})
+def bench(c, suite, json=False):
+    """Run a benchmark suite (e.g. `./dev bench kpi`) and print its times and peak memory."""
+    results = cli.run(bench_module.run, suite, project_config.project_root(), say=cli.say)
+    cli.print_json(results) if json else bench_module.print_results(results, cli.console)
+
+
 emulator = Collection("emulator", up, down, status, reset)
-namespace = Collection(init, names, local_run, executions, lint, test, lock, emulator)
+namespace = Collection(init, names, local_run, executions, kpi_check, kpi_report, bench, lint, test, lock, emulator)

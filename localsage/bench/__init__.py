@@ -22,3 +22,17 @@ def run(suite: str, root: Path, say: Callable[[str], None] = print) -> dict:
     if module_name is None:
         raise UserError(f"unknown benchmark suite '{suite}': use one of {', '.join(sorted(SUITES))}")
     return importlib.import_module(module_name).run(root, say=say)
+
+
+def print_results(results: dict, console) -> None:
+    """Measurements as indented `name  value` lines (nested mappings become sections)."""
+
+    def show(mapping: dict, depth: int) -> None:
+        for name, value in mapping.items():
+            if isinstance(value, dict):
+                console.print(f"{'  ' * depth}{name}", markup=False)
+                show(value, depth + 1)
+            else:
+                console.print(f"{'  ' * depth}{name:<16} {value}", markup=False)
+
+    show(results, 0)
