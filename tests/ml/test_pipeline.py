@@ -179,3 +179,21 @@ def test_definition_inputs_cover_scripts_schema_and_config():
     assert {"ml/scripts/train.py", "ml/pipeline.py", "project.toml", "infra/kpi/model_kpis.json"} <= names
     assert all(path.is_file() for path in inputs)
     assert not any("__pycache__" in path.parts for path in inputs)
+
+
+def test_train_accepts_the_hyperparameters_as_the_sdk_driver_passes_them(steps, tmp_path):
+    from sagemaker.train.container_drivers.common.utils import hyperparameters_to_cli_args
+
+    from ml.scripts import preprocess, train
+
+    preprocess.run(REPO / "ml" / "data" / "abalone.csv", tmp_path / "splits")
+    hyperparameters = steps["Train"]["Arguments"]["HyperParameters"]
+    train.main(
+        ["--train", str(tmp_path / "splits" / "train"), "--validation", str(tmp_path / "splits" / "validation")]
+        + ["--model-dir", str(tmp_path / "model"), "--output-data-dir", str(tmp_path / "output")]
+        + hyperparameters_to_cli_args(hyperparameters)
+    )
+    record = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert {name: str(value) for name, value in record["hyperparameters"].items() if name in hyperparameters} == (
+        hyperparameters
+    )
