@@ -202,7 +202,7 @@ class Orchestrator:
                 step_record.properties = entry.properties
                 return
         work_dir = self.store.execution_dir(self.execution.execution_id) / "steps" / name
-        step_record.log = str(work_dir / "logs" / "stderr.log") if handler.step_type in _CONTAINER_STEPS else None
+        step_record.log = str(work_dir / "logs" / "output.log") if handler.step_type in _CONTAINER_STEPS else None
         result = handler.run(arguments, self._step_context(step, work_dir))
         self.properties[name] = result.properties
         step_record.properties = result.properties

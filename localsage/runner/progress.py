@@ -71,7 +71,7 @@ class Progress:
             self.console.print(f"{step.name:<16} {step.status}{duration}" + (f"  ({note})" if note else ""))
 
     def failure(self, step: StepRecord, tail: list[str]) -> None:
-        self.console.print(f"[bold red]{step.name} failed[/]; last {len(tail)} lines of its stderr:")
+        self.console.print(f"[bold red]{step.name} failed[/]; the last {len(tail)} lines of its output:")
         for line in tail:
             self.console.print(f"  {line}", markup=False, highlight=False)
         if step.log:

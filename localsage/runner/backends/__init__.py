@@ -24,16 +24,13 @@ class ContainerSpec:
     command: list[str]
     environment: dict[str, str]
     opt_ml: Path  # the host folder mounted as /opt/ml
-    logs: Path  # folder for stdout.log and stderr.log
+    logs: Path  # folder for output.log
     code_dirs: list[Path] = field(default_factory=list)  # downloaded code, scanned for literal /opt/ml paths
 
     @property
-    def stdout_log(self) -> Path:
-        return self.logs / "stdout.log"
-
-    @property
-    def stderr_log(self) -> Path:
-        return self.logs / "stderr.log"
+    def log(self) -> Path:
+        """stdout and stderr together, as CloudWatch shows a job's stream (SDK drivers merge them anyway)."""
+        return self.logs / "output.log"
 
 
 class RunningContainer(Protocol):

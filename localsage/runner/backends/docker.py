@@ -78,8 +78,7 @@ class _Container:
 
     def wait(self) -> int:
         result = self.container.wait()
-        self.spec.stdout_log.write_bytes(self.container.logs(stdout=True, stderr=False))
-        self.spec.stderr_log.write_bytes(self.container.logs(stdout=False, stderr=True))
+        self.spec.log.write_bytes(self.container.logs(stdout=True, stderr=True))
         self.container.remove()
         return int(result.get("StatusCode", 1))
 

@@ -76,12 +76,12 @@ class ProcessBackend:
             full_command = [_rewrite(word, spec.opt_ml) for word in command]
             environment = {key: _rewrite(value, spec.opt_ml) for key, value in environment.items()}
             self._rewrite_code(spec)
-        with open(spec.stdout_log, "wb") as stdout, open(spec.stderr_log, "wb") as stderr:
+        with open(spec.log, "wb") as log:
             child = subprocess.Popen(
                 full_command,
                 env=environment,
-                stdout=stdout,
-                stderr=stderr,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=spec.opt_ml,
                 start_new_session=True,

@@ -20,7 +20,7 @@ STDERR_TAIL_LINES = 20
 
 
 class StepFailed(Exception):
-    """The step ran and failed; `message` says why, `log` points at its full output."""
+    """The step ran and failed; `message` says why, `tail` holds the last lines of its log, `log` the full log."""
 
     def __init__(self, message: str, log: Path | None = None, tail: list[str] | None = None):
         super().__init__(message)
@@ -86,12 +86,12 @@ class StepContext:
         if self.stopping.is_set():
             raise ExecutionStopped()
         if code != 0:
-            lines = spec.stderr_log.read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = spec.log.read_text(encoding="utf-8", errors="replace").splitlines()
             failure = self.opt_ml / "output" / "failure"
             reason = failure.read_text(encoding="utf-8").strip() if failure.is_file() else ""
             raise StepFailed(
                 f"{self.step.where}the container exited with code {code}" + (f": {reason}" if reason else ""),
-                log=spec.stderr_log,
+                log=spec.log,
                 tail=lines[-STDERR_TAIL_LINES:],
             )
 
