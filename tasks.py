@@ -9,6 +9,7 @@ from localsage import bench as bench_module
 from localsage import cli, devtools, project_init
 from localsage import config as project_config
 from localsage import emulator as emulator_module
+from localsage.deploy import commands as deploy_commands
 from localsage.kpi import check as kpi_check_module
 from localsage.kpi import report as kpi_report_module
 from localsage.runner import local_run as runner
@@ -178,5 +179,50 @@ def bench(c, suite, json=False):
     cli.print_json(results) if json else bench_module.print_results(results, cli.console)
 
 
+_CONTEXT_HELP = "CDK context key=value (repeatable), over infra/cdk.json's, e.g. notification_email=team@example.com."
+_STACKS_HELP = "Only these stacks (repeatable or comma-separated): ml-platform, notifications, kpi, cicd or full names."
+
+
+@task(
+    iterable=["context"], help={"local": "Synthesize for the emulator (no step image asset).", "context": _CONTEXT_HELP}
+)
+def synth(c, local=False, context=None):
+    """Synthesize every CDK stack into infra/cdk.out; print each template's path and resource count."""
+    assembly = cli.run(deploy_commands.synth, None, local, cli.split_params(context, "--context"))
+    for line in deploy_commands.summary_lines(assembly):
+        cli.console.print(line)
+
+
+@task(
+    iterable=["stacks", "context"],
+    help={"aws": "Diff against real AWS (default: the emulator).", "stacks": _STACKS_HELP, "context": _CONTEXT_HELP},
+)
+def diff(c, aws=False, stacks=None, context=None):
+    """Show what a deploy would change: against the emulator (template diff) or, with --aws, against AWS."""
+    requested = deploy_commands.stack_list(stacks)
+    cli.console.print(
+        cli.run(deploy_commands.diff, None, aws, requested, cli.split_params(context, "--context"), say=cli.say)
+    )
+
+
+@task(
+    iterable=["stacks", "context"],
+    help={
+        "local": "Deploy to the embedded emulator (the default).",
+        "aws": "Deploy to real AWS: checks the bootstrap, shows the diff, asks for confirmation.",
+        "stacks": _STACKS_HELP,
+        "yes": "With --aws: do not ask for confirmation (CodeBuild passes it).",
+        "context": _CONTEXT_HELP,
+    },
+)
+def deploy(c, local=False, aws=False, stacks=None, yes=False, context=None):
+    """Deploy the stacks: to the emulator (CDK CLI + local provisioners; idempotent) or, with --aws, to AWS."""
+    requested = deploy_commands.stack_list(stacks)
+    context_values = cli.split_params(context, "--context")
+    cli.run(deploy_commands.deploy, None, aws, requested, yes, context_values, say=cli.say, local=local)
+
+
 emulator = Collection("emulator", up, down, status, reset)
-namespace = Collection(init, names, local_run, executions, kpi_check, kpi_report, bench, lint, test, lock, emulator)
+namespace = Collection(
+    init, names, synth, diff, deploy, local_run, executions, kpi_check, kpi_report, bench, lint, test, lock, emulator
+)

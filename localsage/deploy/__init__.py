@@ -1,0 +1,1 @@
+"""Synthesizing and deploying the CDK stacks (infra/): the CDK CLI calls and the local provisioners."""

@@ -1,0 +1,117 @@
+"""What `./dev synth`, `./dev diff` and `./dev deploy` do (tasks.py only parses flags and calls these)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from localsage import config as project_config
+from localsage import targets
+from localsage.deploy import cdk_cli
+from localsage.deploy.local import deploy_local, resolve_stack_names, stacks_to_deploy
+from localsage.errors import UserError
+
+BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+
+
+def synth(root: Path | None = None, local: bool = False, context: dict[str, str] | None = None) -> cdk_cli.Assembly:
+    """Synthesize every stack into infra/cdk.out (for AWS by default, for the emulator with `local`)."""
+    return cdk_cli.synth(root or project_config.project_root(), "local" if local else "aws", context)
+
+
+def summary_lines(assembly: cdk_cli.Assembly, root: Path | None = None) -> list[str]:
+    """One line per synthesized template (path and resource count), then what synth left out."""
+    root = root or project_config.project_root()
+    lines = [
+        f"{stack.name:<28} {stack.resource_count:>3} resources  {cdk_cli.relative_to(stack.path, root)}"
+        for stack in assembly.stacks
+    ]
+    return lines + [f"note: {note}" for note in assembly.notes]
+
+
+def stack_list(values: list[str] | None) -> list[str] | None:
+    """`--stacks` values, repeated or comma-separated."""
+    names = [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+    return names or None
+
+
+def diff(
+    root: Path | None = None,
+    use_aws: bool = False,
+    requested: list[str] | None = None,
+    context: dict[str, str] | None = None,
+    say: Callable[[str], None] = print,
+) -> str:
+    """`cdk diff` of the synthesized stacks against the emulator (template method) or against AWS."""
+    root = root or project_config.project_root()
+    target = targets.select(use_aws, root, say)
+    if use_aws:
+        environment = _aws_environment(target)
+        assembly = cdk_cli.synth(root, "aws", context, environment=environment)
+        names = resolve_stack_names(target.config.stack_names, requested) if requested else _all(assembly)
+        return cdk_cli.run_cli(root, ["diff", "--app", str(assembly.outdir), *names], environment, "cdk diff")
+    names = stacks_to_deploy(root, requested, say)
+    assembly = cdk_cli.synth(root, "local", context)
+    # The change-set method makes moto fail DeleteChangeSet and the CLI retry for ~50 s.
+    arguments = ["diff", "--app", str(assembly.outdir), "--method=template", *names]
+    return cdk_cli.run_cli(root, arguments, os.environ, "cdk diff --local")
+
+
+def deploy(
+    root: Path | None = None,
+    use_aws: bool = False,
+    requested: list[str] | None = None,
+    yes: bool = False,
+    context: dict[str, str] | None = None,
+    say: Callable[[str], None] = print,
+    confirm: Callable[[str], bool] | None = None,
+    local: bool = False,
+):
+    """Deploy to the emulator (default, or `local`) or, with `use_aws`, to AWS after a diff and a confirmation."""
+    if local and use_aws:
+        raise UserError("--local and --aws exclude each other: pass one of them")
+    root = root or project_config.project_root()
+    if not use_aws:
+        return deploy_local(root, requested, context, say)
+    target = targets.real_aws(root)
+    check_bootstrapped(target)
+    environment = _aws_environment(target)
+    assembly = cdk_cli.synth(root, "aws", context, environment=environment)
+    for note in assembly.notes:
+        say(f"synth: {note}")
+    names = resolve_stack_names(target.config.stack_names, requested) if requested else _all(assembly)
+    for name in names:
+        assembly.stack(name)
+    say(cdk_cli.run_cli(root, ["diff", "--app", str(assembly.outdir), *names], environment, "cdk diff"))
+    question = f"deploy {', '.join(names)} to account {target.account} in {target.region}?"
+    if not yes and not (confirm or _ask)(question):
+        raise UserError("deploy cancelled: nothing was changed", exit_code=1)
+    arguments = ["deploy", "--app", str(assembly.outdir), "--require-approval", "never", "--exclusively", *names]
+    return cdk_cli.run_cli(root, arguments, environment, "cdk deploy --aws", say=say)
+
+
+def check_bootstrapped(target: targets.Target) -> None:
+    """The CDK bootstrap stack must exist in the account and region (it holds the deploy roles and assets)."""
+    try:
+        target.client("ssm").get_parameter(Name=BOOTSTRAP_VERSION_PARAMETER)
+    except target.client("ssm").exceptions.ParameterNotFound:
+        raise UserError(
+            f"account {target.account} is not CDK-bootstrapped in {target.region}: run "
+            f"'node_modules/.bin/cdk bootstrap aws://{target.account}/{target.region}' once, then deploy again"
+        ) from None
+
+
+def _aws_environment(target: targets.Target) -> dict[str, str]:
+    return {**os.environ, "CDK_DEFAULT_ACCOUNT": target.account, "CDK_DEFAULT_REGION": target.region}
+
+
+def _all(assembly: cdk_cli.Assembly) -> list[str]:
+    return [stack.name for stack in assembly.stacks]
+
+
+def _ask(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise UserError(f"{question} needs a confirmation: run it on a terminal, or pass --yes (as CodeBuild does)")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
