@@ -81,7 +81,8 @@ def _write_daily(folder: Path, rows: int, days: int) -> None:
     import duckdb
 
     seconds_per_row = days * 86_400 / rows
-    with duckdb.connect(config={"enable_progress_bar": False}) as connection:
+    with duckdb.connect() as connection:
+        connection.execute("SET enable_progress_bar = false")
         connection.execute(
             f"""
             COPY (

@@ -1,0 +1,64 @@
+"""kpi-check as a whole: the project queries pass on the fixture; a bad extra query fails with one line."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import REPO
+
+from kpi.helpers import FIXTURE_KPIS
+from localsage.errors import UserError
+from localsage.kpi import check
+
+
+@pytest.fixture(autouse=True)
+def private_state(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOCALSAGE_STATE_DIR", str(tmp_path / "state"))
+
+
+def run(*sql_files):
+    return check.check(REPO, [str(path) for path in sql_files], str(FIXTURE_KPIS), say=lambda message: None)
+
+
+def test_the_project_queries_pass_on_the_fixture():
+    outcomes = run()
+    assert [outcome.problems for outcome in outcomes] == [[]] * len(outcomes)
+    assert {outcome.name: outcome.row_count for outcome in outcomes}["latest_per_variant"] == 2
+
+
+def test_an_unknown_column_fails_the_query_with_its_name(tmp_path):
+    extra = tmp_path / "typo.sql"
+    extra.write_text("-- a typo\nSELECT variant, rmsee\nFROM model_kpis\n")
+    outcomes = run(extra)
+    lines = check.failure_lines(outcomes, REPO)
+    assert lines == [
+        f"{extra}: line 2: unknown column 'rmsee': use a column of the KPI schema (infra/kpi/model_kpis.json)"
+    ]
+
+
+def test_expected_columns_and_rows_come_from_the_sidecar(tmp_path):
+    extra = tmp_path / "future.sql"
+    extra.write_text("SELECT variant, rmse FROM model_kpis WHERE dt > '2030-01-01'\n")
+    (tmp_path / "future.expect.json").write_text('{"columns": ["variant", "mae"], "min_rows": 1}')
+    problems = run(extra)[-1].problems
+    assert problems == [
+        "returns columns variant, rmse; future.expect.json expects variant, mae",
+        "returns 0 rows; future.expect.json expects >= 1",
+    ]
+
+
+def test_a_duckdb_error_is_reported_not_raised(tmp_path):
+    extra = tmp_path / "missing_function.sql"
+    extra.write_text("SELECT no_such_function(rmse) AS x FROM model_kpis\n")
+    assert run(extra)[-1].problems[0].startswith("DuckDB: ")
+
+
+def test_the_task_exits_non_zero_with_one_line_per_failing_query(tmp_path, capsys):
+    bad = [tmp_path / "one.sql", tmp_path / "two.sql"]
+    bad[0].write_text("SELECT rmse::varchar AS r FROM model_kpis\n")
+    bad[1].write_text("SELECT train_rows / test_rows AS r FROM model_kpis\n")
+    with pytest.raises(UserError, match="2 of 7 KPI queries failed"):
+        check.check_task(REPO, [str(path) for path in bad], str(FIXTURE_KPIS), False, True, lambda message: None)
+    captured = capsys.readouterr()
+    assert '"name": "latest_per_variant"' in captured.out
+    failing = [line for line in captured.err.splitlines() if line.startswith(str(tmp_path))]
+    assert len(failing) == 2
