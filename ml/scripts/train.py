@@ -65,8 +65,8 @@ def check_hyperparameters(values: dict) -> dict:
         try:
             checked[name] = HYPERPARAMETER_TYPES[name](value)
         except (TypeError, ValueError):
-            kind = HYPERPARAMETER_TYPES[name].__name__
-            raise SystemExit(f"train: hyperparameter {name}={value!r} is not a {kind}") from None
+            kind = "an integer" if HYPERPARAMETER_TYPES[name] is int else "a number"
+            raise SystemExit(f"train: hyperparameter {name}={value!r} is not {kind}") from None
         if name != "random_state" and checked[name] <= 0:
             raise SystemExit(f"train: hyperparameter {name}={value!r} must be positive")
     if checked["subsample"] > 1:

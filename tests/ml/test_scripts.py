@@ -168,7 +168,7 @@ def test_train_takes_sm_hps_and_the_command_line_wins(chain, tmp_path, monkeypat
     ("script", "args", "expected"),
     [
         ("preprocess", [], "/opt/ml/processing/input"),
-        ("train", ["--n_estimators", "ten"], "n_estimators='ten' is not a int"),
+        ("train", ["--n_estimators", "ten"], "n_estimators='ten' is not an integer"),
         ("evaluate", ["--execution-id", "x", "--pipeline-name", "p", "--variant", "v", "--threshold", "1"], "/opt/ml"),
     ],
 )
