@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 ML_DIR = Path(__file__).resolve().parent
 SCRIPTS_DIR = ML_DIR / "scripts"
-SAMPLE_DATA = ML_DIR / "data" / "abalone.csv"
 SAMPLE_DATA_KEY = "data/abalone.csv"
 
 STEP_PREPROCESS = "Preprocess"
@@ -431,14 +430,6 @@ def ensure_bucket(target: Target, bucket: str) -> None:
         {} if target.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": target.region}}
     )
     s3.create_bucket(Bucket=bucket, **options)
-
-
-def upload_sample_data(target: Target, bucket: str | None = None) -> str:
-    """Put ml/data/abalone.csv where the InputData parameter's default points; returns its S3 URI."""
-    bucket = bucket or target.bucket
-    ensure_bucket(target, bucket)
-    target.client("s3").upload_file(str(SAMPLE_DATA), bucket, SAMPLE_DATA_KEY)
-    return f"s3://{bucket}/{SAMPLE_DATA_KEY}"
 
 
 def build_definition(variant: str, target: Target, **overrides: Any) -> dict:
