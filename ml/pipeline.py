@@ -73,6 +73,8 @@ def definition_inputs(root: Path | None = None) -> list[Path]:
             Path(__file__).resolve(),
             root / project_config.CONFIG_FILE,
             root / SCHEMA_FILE,
+            # Pins the SDK version, which shapes the definition and the uploaded training driver.
+            root / "requirements.lock",
         ]
     )
 

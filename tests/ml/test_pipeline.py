@@ -176,7 +176,13 @@ def test_definition_inputs_cover_scripts_schema_and_config():
 
     inputs = pipeline.definition_inputs()
     names = {path.relative_to(REPO).as_posix() for path in inputs}
-    assert {"ml/scripts/train.py", "ml/pipeline.py", "project.toml", "infra/kpi/model_kpis.json"} <= names
+    assert {
+        "ml/scripts/train.py",
+        "ml/pipeline.py",
+        "project.toml",
+        "infra/kpi/model_kpis.json",
+        "requirements.lock",
+    } <= names
     assert all(path.is_file() for path in inputs)
     assert not any("__pycache__" in path.parts for path in inputs)
 
