@@ -61,6 +61,7 @@ def execution_role_name(config: project_config.ProjectConfig) -> str:
 
 
 def execution_role_arn(config: project_config.ProjectConfig, account: str) -> str:
+    """The execution role's ARN in `account` (000000000000 in the emulator)."""
     return f"arn:aws:iam::{account}:role/{execution_role_name(config)}"
 
 
