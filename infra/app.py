@@ -123,7 +123,7 @@ def build(root: Path | None = None, context: dict | None = None, outdir: str | N
         )
     for dependent in ("notifications", "kpi", "cicd"):
         if dependent in stacks:
-            stacks[dependent].add_dependency(stacks["ml-platform"])
+            stacks[dependent].add_stack_dependency(stacks["ml-platform"])
     # moto's CloudFormation fails to create a KMS key that has tags (it expects TagKey, not Key).
     untagged = ["AWS::KMS::Key"] if chosen.is_local else []
     for key, value in config.tags.items():

@@ -89,7 +89,7 @@ class KpiStack(cdk.Stack):
                 ),
             ),
         )
-        self.table.add_dependency(self.database)
+        self.table.add_resource_dependency(self.database)
         self.workgroup = athena.CfnWorkGroup(
             self,
             "KpiWorkGroup",
@@ -123,8 +123,8 @@ class KpiStack(cdk.Stack):
             query_string=path.read_text(encoding="utf-8"),
             description=f"From {QUERIES_FOLDER.as_posix()}/{path.name}",
         )
-        query.add_dependency(self.workgroup)
-        query.add_dependency(self.database)
+        query.add_resource_dependency(self.workgroup)
+        query.add_resource_dependency(self.database)
         return query
 
     def _quicksight(self, config: ProjectConfig, principal_arns: tuple[str, ...]) -> None:
@@ -151,7 +151,7 @@ class KpiStack(cdk.Stack):
                 for arn in principal_arns
             ],
         )
-        data_source.add_dependency(self.workgroup)
+        data_source.add_resource_dependency(self.workgroup)
         data_set = quicksight.CfnDataSet(
             self,
             "KpiDataSet",
@@ -180,7 +180,7 @@ class KpiStack(cdk.Stack):
                 for arn in principal_arns
             ],
         )
-        data_set.add_dependency(self.table)
+        data_set.add_resource_dependency(self.table)
 
 
 def _glue_column(column) -> glue.CfnTable.ColumnProperty:

@@ -62,11 +62,12 @@ def deploy_local(
     requested: list[str] | None = None,
     context: dict[str, str] | None = None,
     say: Callable[[str], None] = print,
+    outdir: Path | None = None,
 ) -> list[StackOutcome]:
     """Synthesize for the emulator, `cdk deploy` there, then provision what its CloudFormation skips."""
     target = targets.local(root, say)
     names = stacks_to_deploy(root, requested, say)
-    assembly = cdk_cli.synth(root, "local", context)
+    assembly = cdk_cli.synth(root, "local", context, outdir=outdir)
     for note in assembly.notes:
         say(f"synth: {note}")
     missing = [name for name in names if name not in {stack.name for stack in assembly.stacks}]

@@ -1,0 +1,111 @@
+"""`./dev deploy --local` end to end against the session's emulator, then boto3 checks of what exists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from infra_support import REPO
+
+from localsage import config as project_config
+from localsage import events as model_events
+from localsage.deploy import cdk_cli, local, provisioners
+from localsage.kpi import schema as kpi_schema
+
+CONFIG = project_config.load(REPO)
+
+
+class Deployed(NamedTuple):
+    target: object
+    first: list[local.StackOutcome]
+    second: list[local.StackOutcome]
+    messages: list[str]
+    outdir: Path
+
+
+@pytest.fixture(scope="module")
+def deployed(local_target, tmp_path_factory) -> Deployed:
+    """Two deploys in a row into the same emulator: the second must change nothing."""
+    outdir = tmp_path_factory.mktemp("cdk.out.local")
+    messages: list[str] = []
+    first = local.deploy_local(REPO, say=messages.append, outdir=outdir)
+    second = local.deploy_local(REPO, say=messages.append, outdir=outdir)
+    return Deployed(local_target, first, second, messages, outdir)
+
+
+def test_cicd_is_not_deployed_locally_and_the_output_says_so(deployed):
+    first, messages = deployed.first, deployed.messages
+    assert CONFIG.stack_names["cicd"] not in {outcome.name for outcome in first}
+    assert any(f"{CONFIG.stack_names['cicd']}: not deployed locally" in message for message in messages)
+
+
+def test_topic_and_rule_with_the_single_sourced_pattern_exist(deployed):
+    target = deployed.target
+    topics = [t["TopicArn"] for t in target.client("sns").list_topics()["Topics"]]
+    assert any(arn.endswith(f":{CONFIG.sns_topic_name}") for arn in topics)
+    events = target.client("events")
+    (rule,) = [r for r in events.list_rules()["Rules"] if "ModelPackageStateChange" in r["Name"]]
+    notified = [CONFIG.model_package_group("stable")]
+    assert json.loads(rule["EventPattern"]) == model_events.model_package_state_change_pattern(notified)
+    (rule_target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert rule_target["Arn"].endswith(f":{CONFIG.sns_topic_name}")
+    assert rule_target["InputTransformer"]["InputTemplate"] == model_events.MESSAGE_TEMPLATE
+
+
+def test_glue_table_has_the_schema_columns(deployed):
+    target = deployed.target
+    schema = kpi_schema.load_for_project(REPO)
+    table = target.client("glue").get_table(DatabaseName=CONFIG.glue_database, Name=CONFIG.kpi_table)["Table"]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
+        (c.name, c.type) for c in schema.columns
+    ]
+    assert [c["Name"] for c in table["PartitionKeys"]] == [c.name for c in schema.partition_keys]
+    assert table["Parameters"]["projection.dt.format"] == "yyyy-MM-dd"
+
+
+def test_workgroup_named_queries_and_both_model_package_groups_exist(deployed):
+    target = deployed.target
+    athena = target.client("athena")
+    workgroup = athena.get_work_group(WorkGroup=CONFIG.athena_workgroup)["WorkGroup"]
+    assert workgroup["Configuration"]["EnforceWorkGroupConfiguration"] is True
+    query_ids = athena.list_named_queries(WorkGroup=CONFIG.athena_workgroup)["NamedQueryIds"]
+    assert len(query_ids) == len(list((REPO / "infra" / "kpi" / "queries").glob("*.sql")))
+    sagemaker = target.client("sagemaker")
+    for variant in project_config.VARIANTS:
+        group = sagemaker.describe_model_package_group(ModelPackageGroupName=CONFIG.model_package_group(variant))
+        assert group["ModelPackageGroupName"] == CONFIG.model_package_group(variant)
+
+
+def test_bucket_policy_was_provisioned(deployed):
+    target = deployed.target
+    policy = json.loads(target.client("s3").get_bucket_policy(Bucket=target.bucket)["Policy"])
+    assert any(s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} for s in policy["Statement"])
+
+
+def test_every_resource_is_accounted_for(deployed):
+    for outcome in deployed.first:
+        assert outcome.not_emulated == [], outcome.name
+        assert outcome.count(local.BY_CLOUDFORMATION) + sum(
+            outcome.count(kind) for kind in (provisioners.CREATED, provisioners.UPDATED, provisioners.UNCHANGED)
+        ) == len(outcome.resources)
+
+
+def test_second_deploy_changes_nothing(deployed):
+    first, second = deployed.first, deployed.second
+    assert [outcome.changed for outcome in second] == [False] * len(second)
+    assert [sorted(outcome.resources) for outcome in second] == [sorted(outcome.resources) for outcome in first]
+
+
+def test_a_type_nobody_emulates_is_reported_not_skipped(deployed, tmp_path):
+    target = deployed.target
+    deployed_kpi = cdk_cli.read_assembly(deployed.outdir).stack(CONFIG.stack_names["kpi"])
+    template = deployed_kpi.template()
+    template["Resources"]["KpiDataSet"] = {"Type": "AWS::QuickSight::DataSet", "Properties": {}}
+    path = tmp_path / "with-quicksight.template.json"
+    path.write_text(json.dumps(template), encoding="utf-8")
+    types = {**deployed_kpi.resource_types, "KpiDataSet": "AWS::QuickSight::DataSet"}
+    outcome = local.provision_stack(target, cdk_cli.StackTemplate(deployed_kpi.name, path, types))
+    assert outcome.not_emulated == ["AWS::QuickSight::DataSet KpiDataSet"]
+    assert not outcome.changed

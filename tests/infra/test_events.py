@@ -1,0 +1,45 @@
+"""The single-sourced model package event pattern and the message the topic receives."""
+
+from __future__ import annotations
+
+from localsage import events
+
+
+def _event(**detail):
+    return {"source": events.SOURCE, "detail-type": events.DETAIL_TYPE, "detail": detail}
+
+
+def test_pattern_selects_finished_approved_or_pending_packages_of_the_given_groups():
+    pattern = events.model_package_state_change_pattern(["b-stable-models", "a-experimental-models"])
+    assert pattern["source"] == ["aws.sagemaker"]
+    assert pattern["detail-type"] == ["SageMaker Model Package State Change"]
+    assert pattern["detail"]["ModelPackageGroupName"] == ["a-experimental-models", "b-stable-models"]
+    assert set(pattern["detail"]["ModelApprovalStatus"]) == {"Approved", "PendingManualApproval"}
+    assert pattern["detail"]["ModelPackageStatus"] == ["Completed"]
+
+
+def test_message_names_group_version_status_and_metrics():
+    event = _event(
+        ModelPackageGroupName="abalone-stable-models",
+        ModelPackageVersion=3,
+        ModelApprovalStatus="Approved",
+        ModelPackageArn="arn:aws:sagemaker:us-east-1:000000000000:model-package/abalone-stable-models/3",
+        ModelMetrics={"ModelQuality": {"Statistics": {"S3Uri": "s3://bucket/evaluation.json"}}},
+    )
+    message = events.render_message(event)
+    assert message == (
+        "Model package group abalone-stable-models: version 3 is now Approved. "
+        "Metrics: s3://bucket/evaluation.json. "
+        "Package: arn:aws:sagemaker:us-east-1:000000000000:model-package/abalone-stable-models/3"
+    )
+
+
+def test_missing_fields_render_empty_like_eventbridge():
+    message = events.render_message(_event(ModelPackageGroupName="g", ModelApprovalStatus="PendingManualApproval"))
+    assert "Metrics: ." in message and "version  is now PendingManualApproval" in message
+
+
+def test_input_transformer_placeholders_all_have_paths():
+    transformer = events.input_transformer()
+    for name in transformer["InputPathsMap"]:
+        assert f"<{name}>" in transformer["InputTemplate"]

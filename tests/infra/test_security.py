@@ -1,0 +1,79 @@
+"""Security checks over every synthesized template: cdk-nag (AwsSolutions), cfn-lint, forbidden policies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from infra_support import FULL_CONTEXT, REPO
+
+FORBIDDEN_POLICY_NAMES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
+# cfn-lint warnings we accept, each with the reason.
+ACCEPTED_CFN_LINT_WARNINGS = {
+    "W3005": "CDK writes a DependsOn on the CodePipeline role that a GetAtt already implies (harmless, generated).",
+}
+
+
+def test_every_stack_passes_cdk_nag(synthesized):
+    """The session's synth ran with the AwsSolutions pack and would have raised on any unacknowledged finding."""
+    assert set(synthesized.templates) == {"ml-platform", "notifications", "kpi", "cicd"}
+    report = json.loads((synthesized.outdir / "validation-report.json").read_text(encoding="utf-8"))
+    assert [plugin["pluginName"] for plugin in report["pluginReports"]] == ["AwsSolutions"]
+    assert [violation for plugin in report["pluginReports"] for violation in plugin["violations"]] == []
+
+
+def test_cdk_nag_is_active_on_the_project_app(app_module, tmp_path):
+    """A public, unencrypted bucket added to the real app must stop synth: the pack is wired in, not decorative."""
+    from aws_cdk import aws_s3 as s3
+
+    built = app_module.build(REPO, context=FULL_CONTEXT, outdir=str(tmp_path))
+    s3.Bucket(
+        built.stacks["ml-platform"], "Careless", block_public_access=s3.BlockPublicAccess(block_public_acls=False)
+    )
+    with pytest.raises(Exception, match="ValidationFailed"):
+        built.app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text(encoding="utf-8"))
+    rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
+    assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= rules
+
+
+def test_cfn_lint_finds_no_errors(template_files):
+    linter = Path(sys.executable).parent / "cfn-lint"
+    finished = subprocess.run(
+        [str(linter), "--format", "json", *map(str, template_files)], capture_output=True, text=True
+    )
+    findings = json.loads(finished.stdout or "[]")
+    unexpected = [
+        f"{Path(f['Filename']).name}: {f['Rule']['Id']} {f['Message']}"
+        for f in findings
+        if f["Rule"]["Id"] not in ACCEPTED_CFN_LINT_WARNINGS
+    ]
+    assert unexpected == []
+    assert len(template_files) == 4
+
+
+def test_no_template_grants_administrator_like_access(template_files):
+    for path in template_files:
+        text = path.read_text(encoding="utf-8")
+        for name in FORBIDDEN_POLICY_NAMES:
+            assert name not in text, f"{path.name} mentions {name}"
+        for statement in _statements(json.loads(text)):
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if statement.get("Effect") == "Allow":
+                assert "*" not in actions, f"{path.name}: Allow of Action '*' in {statement}"
+
+
+def _statements(node):
+    """Every IAM statement anywhere in a template (role, policy, bucket, topic and key policies)."""
+    if isinstance(node, dict):
+        if "Statement" in node and isinstance(node["Statement"], list):
+            yield from node["Statement"]
+        for value in node.values():
+            yield from _statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _statements(value)

@@ -1,0 +1,216 @@
+"""aws_cdk.assertions on each stack: resource counts and the properties that matter."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match
+from infra_support import CONNECTION_ARN, QUICKSIGHT_PRINCIPAL, REPO
+
+from localsage import config as project_config
+from localsage import events as model_events
+from localsage.kpi import schema as kpi_schema
+
+CONFIG = project_config.load(REPO)
+
+
+def _statements(synthesized, part: str) -> list[dict]:
+    return [
+        statement
+        for policy in synthesized.resources(part, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(statement: dict) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else actions
+
+
+def test_ml_platform_resources(synthesized):
+    template = synthesized.template("ml-platform")
+    template.resource_count_is("AWS::S3::Bucket", 1)
+    template.resource_count_is("AWS::SageMaker::ModelPackageGroup", 2)
+    template.resource_count_is("AWS::IAM::Role", 1)
+    for variant in project_config.VARIANTS:
+        template.has_resource_properties(
+            "AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": CONFIG.model_package_group(variant)}
+        )
+
+
+def test_artifact_bucket_is_encrypted_private_versioned_and_expires_old_versions(synthesized):
+    template = synthesized.template("ml-platform")
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketName": CONFIG.bucket_name("000000000000") if CONFIG.artifact_bucket else Match.any_value(),
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [Match.object_like({"NoncurrentVersionExpiration": {"NoncurrentDays": 90}, "Status": "Enabled"})]
+                )
+            },
+        },
+    )
+
+
+def test_bucket_policy_refuses_plain_http(synthesized):
+    synthesized.template("ml-platform").has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "s3:*",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_execution_role_is_scoped_to_the_project(synthesized):
+    role = next(iter(synthesized.resources("ml-platform", "AWS::IAM::Role").values()))["Properties"]
+    assert role["RoleName"] == f"{CONFIG.pipeline_base_name}-sagemaker-execution"
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert "ManagedPolicyArns" not in role
+    statements = {statement["Sid"]: statement for statement in _statements(synthesized, "ml-platform")}
+    registry = json.dumps(statements["ModelRegistry"]["Resource"])
+    for variant in project_config.VARIANTS:
+        assert f"model-package-group/{CONFIG.model_package_group(variant)}" in registry
+        assert f"pipeline/{CONFIG.pipeline_name(variant)}" in json.dumps(statements["PipelinesAndTheirJobs"])
+    assert statements["PassThisRoleToJobs"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+    assert statements["JobMetrics"]["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
+    for statement in statements.values():
+        assert not any(action.endswith(":*") for action in _actions(statement)), statement
+
+
+def test_notifications_rule_uses_the_single_sourced_pattern_and_message(synthesized):
+    template = synthesized.template("notifications")
+    template.resource_count_is("AWS::Events::Rule", 1)
+    groups = [CONFIG.model_package_group(variant) for variant in ("experimental", "stable")]
+    rule = next(iter(synthesized.resources("notifications", "AWS::Events::Rule").values()))["Properties"]
+    assert rule["EventPattern"] == model_events.model_package_state_change_pattern(groups)
+    (target,) = rule["Targets"]
+    assert target["InputTransformer"] == model_events.input_transformer()
+    assert target["Arn"] == {"Ref": next(iter(synthesized.resources("notifications", "AWS::SNS::Topic")))}
+
+
+def test_topic_is_kms_encrypted_tls_only_and_publishable_by_eventbridge(synthesized):
+    template = synthesized.template("notifications")
+    key_id = next(iter(synthesized.resources("notifications", "AWS::KMS::Key")))
+    template.has_resource_properties(
+        "AWS::SNS::Topic",
+        {"TopicName": CONFIG.sns_topic_name, "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}},
+    )
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    policy = json.dumps(next(iter(synthesized.resources("notifications", "AWS::SNS::TopicPolicy").values())))
+    assert '"aws:SecureTransport": "false"' in policy
+    assert '"Service": "events.amazonaws.com"' in policy
+    key_policy = json.dumps(synthesized.resources("notifications", "AWS::KMS::Key")[key_id]["Properties"]["KeyPolicy"])
+    assert "events.amazonaws.com" in key_policy and "kms:GenerateDataKey*" in key_policy
+    template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ml-team@example.com"})
+
+
+def test_glue_table_equals_the_kpi_schema(synthesized):
+    schema = kpi_schema.load_for_project(REPO)
+    (table,) = synthesized.resources("kpi", "AWS::Glue::Table").values()
+    table_input = table["Properties"]["TableInput"]
+    columns = [(c["Name"], c["Type"]) for c in table_input["StorageDescriptor"]["Columns"]]
+    assert columns == [(c.name, c.type) for c in schema.columns]
+    assert [(c["Name"], c["Type"]) for c in table_input["PartitionKeys"]] == [
+        (c.name, c.type) for c in schema.partition_keys
+    ]
+    assert table_input["Name"] == CONFIG.kpi_table == schema.table
+    assert table["Properties"]["DatabaseName"] == CONFIG.glue_database
+
+
+def test_glue_table_reads_headed_csv_with_date_projection(synthesized):
+    (table,) = synthesized.resources("kpi", "AWS::Glue::Table").values()
+    table_input = table["Properties"]["TableInput"]
+    serde = table_input["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+    assert serde == "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+    parameters = table_input["Parameters"]
+    assert parameters["skip.header.line.count"] == "1"
+    assert parameters["projection.enabled"] == "true"
+    assert parameters["projection.dt.type"] == "date"
+    assert parameters["projection.dt.format"] == "yyyy-MM-dd"
+    assert json.dumps(table_input["StorageDescriptor"]["Location"]).count(CONFIG.kpi_prefix) == 1
+
+
+def test_athena_workgroup_enforces_encrypted_results_and_a_scan_cutoff(synthesized):
+    synthesized.template("kpi").has_resource_properties(
+        "AWS::Athena::WorkGroup",
+        {
+            "Name": CONFIG.athena_workgroup,
+            "WorkGroupConfiguration": {
+                "EnforceWorkGroupConfiguration": True,
+                "BytesScannedCutoffPerQuery": 1024**3,
+                "ResultConfiguration": {"EncryptionConfiguration": {"EncryptionOption": "SSE_S3"}},
+            },
+        },
+    )
+
+
+def test_named_queries_are_the_sql_files(synthesized):
+    files = sorted((REPO / "infra" / "kpi" / "queries").glob("*.sql"))
+    queries = {
+        q["Properties"]["Name"]: q["Properties"]
+        for q in synthesized.resources("kpi", "AWS::Athena::NamedQuery").values()
+    }
+    assert sorted(queries) == [path.stem for path in files]
+    for path in files:
+        assert queries[path.stem]["QueryString"] == path.read_text(encoding="utf-8")
+        assert queries[path.stem]["WorkGroup"] == CONFIG.athena_workgroup
+
+
+def test_quicksight_is_created_only_for_the_given_principals(synthesized):
+    template = synthesized.template("kpi")
+    template.resource_count_is("AWS::QuickSight::DataSource", 1)
+    template.resource_count_is("AWS::QuickSight::DataSet", 1)
+    (data_set,) = synthesized.resources("kpi", "AWS::QuickSight::DataSet").values()
+    assert [p["Principal"] for p in data_set["Properties"]["Permissions"]] == [QUICKSIGHT_PRINCIPAL]
+
+
+def test_cicd_pipeline_builds_from_the_connection_with_a_scoped_role(synthesized):
+    template = synthesized.template("cicd")
+    template.resource_count_is("AWS::CodePipeline::Pipeline", 1)
+    template.resource_count_is("AWS::CodeBuild::Project", 1)
+    pipeline = json.dumps(synthesized.templates["cicd"])
+    assert CONNECTION_ARN in pipeline and '"FullRepositoryId": "acme/abalone"' in pipeline
+    assert '"BranchName": "release"' in pipeline
+    template.has_resource_properties(
+        "AWS::CodeBuild::Project",
+        {
+            "Source": {"BuildSpec": "infra/buildspec.yaml", "Type": "CODEPIPELINE"},
+            "Environment": Match.object_like({"PrivilegedMode": False}),
+        },
+    )
+    statements = {s.get("Sid"): s for s in _statements(synthesized, "cicd") if s.get("Sid")}
+    assume = json.dumps(statements["DeployThroughCdkBootstrapRoles"]["Resource"])
+    for purpose in ("deploy", "file-publishing", "image-publishing", "lookup"):
+        assert f"cdk-hnb659fds-{purpose}-role-" in assume
+    assert statements["UpsertStablePipeline"]["Resource"]["Fn::Join"][1][-1].endswith(
+        f"pipeline/{CONFIG.pipeline_name('stable')}"
+    )
+
+
+def test_every_stack_is_named_from_the_config(synthesized):
+    assert {part: stack.stack_name for part, stack in synthesized.built.stacks.items()} == CONFIG.stack_names
