@@ -114,13 +114,18 @@ class Provisioner:
     """Creates one resource type from its template properties; `apply` is idempotent."""
 
     resource_type: ClassVar[str]
+    # Where the name that `Ref` returns sits in the properties.
+    name_path: ClassVar[tuple[str, ...]] = ("Name",)
 
     def __init__(self, client_for: Callable[[str], Any]):
         self.client_for = client_for
 
     def physical_id(self, properties: dict) -> str:
         """The id `Ref` returns for this resource (what later resources in the stack refer to)."""
-        raise NotImplementedError
+        value: Any = properties
+        for key in self.name_path:
+            value = value[key]
+        return value
 
     def apply(self, properties: dict) -> str:
         """Create or update the resource; return CREATED, UPDATED or UNCHANGED."""
@@ -129,9 +134,7 @@ class Provisioner:
 
 class BucketPolicyProvisioner(Provisioner):
     resource_type = "AWS::S3::BucketPolicy"
-
-    def physical_id(self, properties: dict) -> str:
-        return properties["Bucket"]
+    name_path = ("Bucket",)
 
     def apply(self, properties: dict) -> str:
         s3 = self.client_for("s3")
@@ -182,9 +185,7 @@ class SubscriptionProvisioner(Provisioner):
 
 class ModelPackageGroupProvisioner(Provisioner):
     resource_type = "AWS::SageMaker::ModelPackageGroup"
-
-    def physical_id(self, properties: dict) -> str:
-        return properties["ModelPackageGroupName"]
+    name_path = ("ModelPackageGroupName",)
 
     def apply(self, properties: dict) -> str:
         sagemaker = self.client_for("sagemaker")
@@ -204,9 +205,7 @@ class ModelPackageGroupProvisioner(Provisioner):
 
 class GlueDatabaseProvisioner(Provisioner):
     resource_type = "AWS::Glue::Database"
-
-    def physical_id(self, properties: dict) -> str:
-        return properties["DatabaseInput"]["Name"]
+    name_path = ("DatabaseInput", "Name")
 
     def apply(self, properties: dict) -> str:
         glue = self.client_for("glue")
@@ -224,9 +223,7 @@ class GlueDatabaseProvisioner(Provisioner):
 
 class GlueTableProvisioner(Provisioner):
     resource_type = "AWS::Glue::Table"
-
-    def physical_id(self, properties: dict) -> str:
-        return properties["TableInput"]["Name"]
+    name_path = ("TableInput", "Name")
 
     def apply(self, properties: dict) -> str:
         glue = self.client_for("glue")
@@ -245,9 +242,6 @@ class GlueTableProvisioner(Provisioner):
 class WorkGroupProvisioner(Provisioner):
     resource_type = "AWS::Athena::WorkGroup"
 
-    def physical_id(self, properties: dict) -> str:
-        return properties["Name"]
-
     def apply(self, properties: dict) -> str:
         athena = self.client_for("athena")
         name, configuration = properties["Name"], properties.get("WorkGroupConfiguration", {})
@@ -264,9 +258,6 @@ class WorkGroupProvisioner(Provisioner):
 
 class NamedQueryProvisioner(Provisioner):
     resource_type = "AWS::Athena::NamedQuery"
-
-    def physical_id(self, properties: dict) -> str:
-        return properties["Name"]
 
     def apply(self, properties: dict) -> str:
         athena = self.client_for("athena")

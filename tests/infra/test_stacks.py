@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 from aws_cdk.assertions import Match
-from infra_support import CONNECTION_ARN, QUICKSIGHT_PRINCIPAL, REPO
+from infra_support import CONNECTION_ARN, FULL_CONTEXT, QUICKSIGHT_PRINCIPAL, REPO
 
 from localsage import config as project_config
 from localsage import events as model_events
@@ -214,3 +215,25 @@ def test_cicd_pipeline_builds_from_the_connection_with_a_scoped_role(synthesized
 
 def test_every_stack_is_named_from_the_config(synthesized):
     assert {part: stack.stack_name for part, stack in synthesized.built.stacks.items()} == CONFIG.stack_names
+
+
+def test_step_image_asset_only_with_a_dockerfile_and_not_for_local(app_module, tmp_path):
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "Dockerfile").write_text("FROM python:3.11-slim\n", encoding="utf-8")
+    shutil.copy(REPO / "project.toml", tmp_path / "project.toml")
+    (tmp_path / "infra" / "kpi").mkdir(parents=True)
+    shutil.copy(REPO / "infra" / "kpi" / "model_kpis.json", tmp_path / "infra" / "kpi" / "model_kpis.json")
+
+    with_image = app_module.build(tmp_path, context=FULL_CONTEXT, outdir=str(tmp_path / "aws.out"))
+    assembly = with_image.app.synth()
+    template = assembly.get_stack_by_name(with_image.stacks["ml-platform"].stack_name).template
+    assert "StepImageUri" in template["Outputs"]
+    assert "ecr:BatchGetImage" in json.dumps(template["Resources"])
+    cicd = assembly.get_stack_by_name(with_image.stacks["cicd"].stack_name).template
+    (project,) = [r for r in cicd["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project"]
+    assert project["Properties"]["Environment"]["PrivilegedMode"] is True
+
+    local_context = {**FULL_CONTEXT, "localsage:target": "local"}
+    without_image = app_module.build(tmp_path, context=local_context, outdir=str(tmp_path / "local.out"))
+    assert without_image.stacks["ml-platform"].step_image is None
+    assert any("step image left out" in note for note in without_image.notes)
