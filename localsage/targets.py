@@ -47,6 +47,23 @@ class Target:
     def client(self, service: str):
         return self.session().client(service)
 
+    def ensure_bucket(self) -> None:
+        """Create the artefact bucket in the emulator when missing; in AWS the ML platform stack owns it."""
+        s3 = self.client("s3")
+        try:
+            s3.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as exc:
+            if not self.is_local:
+                code = exc.response["Error"].get("Code")
+                raise UserError(
+                    f"artefact bucket {self.bucket} is not reachable in AWS ({code}): deploy the ML platform stack"
+                ) from None
+        location = (
+            {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        )
+        s3.create_bucket(Bucket=self.bucket, **location)
+
 
 def local(root: Path | None = None, say: Callable[[str], None] = print) -> Target:
     """Start the emulator if needed and point this process and its children at it (never at AWS)."""

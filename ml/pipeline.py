@@ -55,16 +55,6 @@ _IGNORED_NAMES = frozenset({"__pycache__", ".DS_Store", ".ipynb_checkpoints", ".
 TELEMETRY_OPT_OUT = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 
 
-def execution_role_name(config: project_config.ProjectConfig) -> str:
-    """The IAM role the pipeline's jobs run as (created by the platform stack in AWS)."""
-    return f"{config.pipeline_base_name}-sagemaker-execution"
-
-
-def execution_role_arn(config: project_config.ProjectConfig, account: str) -> str:
-    """The execution role's ARN in `account` (000000000000 in the emulator)."""
-    return f"arn:aws:iam::{account}:role/{execution_role_name(config)}"
-
-
 def definition_inputs(root: Path | None = None) -> list[Path]:
     """Every file the definition depends on: change none of them and a rebuild gives the same JSON."""
     root = root or ML_DIR.parent
@@ -226,6 +216,12 @@ def _assemble(variant, config, bucket, role_arn, image_uri, session, hyperparame
             arguments=[
                 "--model",
                 f"{PROCESSING}/model/model.tar.gz",
+                "--test-dir",
+                f"{PROCESSING}/test",
+                "--evaluation-dir",
+                f"{PROCESSING}/evaluation",
+                "--kpi-dir",
+                f"{PROCESSING}/kpi",
                 "--kpi-schema",
                 f"{SCHEMA_DIR}/{SCHEMA_FILE.name}",
                 "--execution-id",
@@ -417,24 +413,6 @@ def pipeline_session(target: Target, bucket: str):
     return PipelineSession(boto_session=boto_session, default_bucket=bucket, sagemaker_config=TELEMETRY_OPT_OUT)
 
 
-def ensure_bucket(target: Target, bucket: str) -> None:
-    """Create the artefact bucket in the emulator if it is missing (in AWS the platform stack owns it)."""
-    s3 = target.client("s3")
-    try:
-        s3.head_bucket(Bucket=bucket)
-        return
-    except s3.exceptions.ClientError as exc:
-        if not target.is_local:
-            raise UserError(
-                f"artefact bucket {bucket} is not reachable in AWS ({exc.response['Error'].get('Code')}): "
-                "deploy the platform stack first"
-            ) from None
-    options = (
-        {} if target.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": target.region}}
-    )
-    s3.create_bucket(Bucket=bucket, **options)
-
-
 def build_definition(variant: str, target: Target, **overrides: Any) -> dict:
     """Build the pipeline for `variant` against `target` and return its parsed definition JSON.
 
@@ -445,11 +423,12 @@ def build_definition(variant: str, target: Target, **overrides: Any) -> dict:
     project_config.check_variant(variant)
     options = {
         "bucket": target.bucket,
-        "role_arn": execution_role_arn(config, target.account),
+        "role_arn": config.execution_role_arn(target.account),
         "image_uri": config.step_image_uri(target.account),
         **overrides,
     }
-    ensure_bucket(target, options["bucket"])
+    if options["bucket"] == target.bucket:
+        target.ensure_bucket()
     os.environ.setdefault("AWS_DEFAULT_REGION", target.region)
     pipeline = get_pipeline(variant, config, session=pipeline_session(target, options["bucket"]), **options)
     return definition_of(pipeline)

@@ -139,7 +139,7 @@ def register_execution(target, pipeline_name: str, definition: PipelineDefinitio
 def upload_sample_data(target) -> str:
     """Put ml/data/abalone.csv in the artefact bucket (skipped when the same bytes are there); its S3 URI."""
     s3 = target.client("s3")
-    ensure_bucket(target)
+    target.ensure_bucket()
     source = target.root / DATA_FILE
     key = f"data/{source.name}"
     local_md5 = hashlib.md5(source.read_bytes()).hexdigest()
@@ -165,14 +165,6 @@ def ensure_model_package_group(target, variant: str) -> None:
         )
 
 
-def ensure_bucket(target) -> None:
-    s3 = target.client("s3")
-    try:
-        s3.head_bucket(Bucket=target.bucket)
-    except s3.exceptions.ClientError:
-        s3.create_bucket(Bucket=target.bucket)
-
-
 def project_definition(target, variant: str, say=print) -> dict:
     """The pipeline definition of ml/pipeline.py for this variant: the cached build, or a fresh SDK build."""
     sys.path.insert(0, str(target.root))
@@ -190,7 +182,7 @@ def project_definition(target, variant: str, say=print) -> dict:
         pass
     say("local-run: building the pipeline definition with the SageMaker SDK (ml/ changed)")
     started = time.monotonic()
-    ensure_bucket(target)
+    target.ensure_bucket()
     definition = ml_pipeline.build_definition(variant, target)
     say(f"local-run: definition built in {time.monotonic() - started:.1f} s")
     cached.parent.mkdir(parents=True, exist_ok=True)

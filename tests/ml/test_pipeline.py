@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from unittest import mock
 
 import pytest
 from conftest import REPO
 
 from localsage.errors import UserError
-
-if str(REPO) not in sys.path:  # ml/ is not an installed package; the tests import it from the repository root
-    sys.path.insert(0, str(REPO))
 
 
 def get(reference: str) -> dict:

@@ -17,9 +17,6 @@ from conftest import REPO
 
 from localsage.kpi.schema import load_for_project
 
-if str(REPO) not in sys.path:  # ml/ is not an installed package; the tests import it from the repository root
-    sys.path.insert(0, str(REPO))
-
 SCRIPTS = REPO / "ml" / "scripts"
 SAMPLE_ROWS = 200
 EXECUTION_ID = "exec-0001"

@@ -135,7 +135,7 @@ def hand_written(steps: list[dict], parameters: list[dict] | None = None) -> dic
 
 
 def upload(local_target, key: str, body: bytes) -> str:
-    runner.ensure_bucket(local_target)
+    local_target.ensure_bucket()
     local_target.client("s3").put_object(Bucket=local_target.bucket, Key=key, Body=body)
     return f"s3://{local_target.bucket}/{key}"
 
