@@ -13,6 +13,7 @@ from localsage.errors import UserError
 
 SUITES = {
     "kpi": "localsage.bench.kpi",
+    "runner": "localsage.bench.runner",
 }
 
 

@@ -1,0 +1,165 @@
+"""`./dev bench runner`: local-run against the floor (the three step scripts as plain processes).
+
+Configurations, alternated over the rounds, all on a private copy of the project with its own emulator:
+- floor:  preprocess.py, train.py, evaluate.py as plain `python` processes, in order, same arguments;
+- cold:   `invoke local-run --no-cache` (every step runs; the definition is unchanged, so it is reused);
+- cached: `invoke local-run` (Preprocess and Train come from the cache);
+- edit:   a comment appended to train.py, then `invoke local-run` (the edit-to-result loop).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from localsage.bench import harness
+from localsage.errors import UserError
+
+PROJECT_FILES = ("ml", "infra/kpi", "project.toml", "tasks.py")
+DEFAULT_ROUNDS = 5
+
+
+def run(root: Path, say: Callable[[str], None] = print, rounds: int = DEFAULT_ROUNDS, sample_rows: int | None = None):
+    """Measure the configurations; medians in seconds and the ratios the issue's goals are stated in."""
+    with tempfile.TemporaryDirectory(prefix="localsage-bench-") as scratch:
+        bench = BenchProject(root, Path(scratch), sample_rows)
+        try:
+            emulator = bench.start_emulator()
+            say(f"bench: emulator started in {emulator.seconds:.2f} s; warming up (definition build, caches)")
+            bench.local_run("warm-up")
+            results = harness.alternate(
+                {"floor": bench.floor, "cold": bench.cold, "cached": bench.cached, "edit": bench.edit}, rounds, say
+            )
+        finally:
+            bench.stop_emulator()
+    summary = {name: harness.summarise(measurements) for name, measurements in results.items()}
+    medians = {name: values["median_s"] for name, values in summary.items()}
+    return {
+        "machine": harness.machine(),
+        "rounds": rounds,
+        "sample_rows": sample_rows,
+        "emulator_start_s": round(emulator.seconds, 3),
+        "floor_s": medians["floor"],
+        "cold_s": medians["cold"],
+        "cached_s": medians["cached"],
+        "edit_s": medians["edit"],
+        "cold_ratio": round(medians["cold"] / medians["floor"], 3),
+        "cached_ratio": round(medians["cached"] / medians["floor"], 3),
+        "edit_ratio": round(medians["edit"] / medians["floor"], 3),
+        "configurations": summary,
+    }
+
+
+class BenchProject:
+    """A throw-away copy of the project (code, data, config) with its own state folder and emulator."""
+
+    def __init__(self, root: Path, scratch: Path, sample_rows: int | None):
+        self.project = scratch / "project"
+        self.work = scratch / "floor"
+        for name in PROJECT_FILES:
+            source, target = root / name, self.project / name
+            if source.is_dir():
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+        if sample_rows:
+            data = self.project / "ml" / "data" / "abalone.csv"
+            lines = data.read_text().splitlines(keepends=True)
+            data.write_text("".join(lines[: sample_rows + 1]))
+        self.env = {**os.environ, "LOCALSAGE_STATE_DIR": str(scratch / "state"), "LOCALSAGE_ROOT": str(self.project)}
+        self.env.pop("AWS_ENDPOINT_URL", None)
+        self.invoke = str(Path(sys.executable).with_name("invoke"))
+
+    def start_emulator(self) -> harness.Measurement:
+        return harness.run_command([self.invoke, "emulator.up"], self.project, self.env, "emulator.up")[0]
+
+    def stop_emulator(self) -> None:
+        harness.run_command([self.invoke, "emulator.down"], self.project, self.env, "emulator.down")
+
+    def local_run(self, what: str, *flags: str) -> tuple[harness.Measurement, dict]:
+        command = [self.invoke, "local-run", "--json", *flags]
+        measurement, stdout = harness.run_command(command, self.project, self.env, f"local-run ({what})")
+        summary = json.loads(stdout)
+        if summary["status"] != "Succeeded":
+            raise UserError(f"bench: local-run ({what}) ended {summary['status']}: {summary['failure']}")
+        return measurement, summary
+
+    def cold(self, round_number: int) -> harness.Measurement:
+        return self.local_run("cold", "--no-cache")[0]
+
+    def cached(self, round_number: int) -> harness.Measurement:
+        measurement, summary = self.local_run("cached")
+        self._expect_cache(summary, {"Preprocess": True, "Train": True}, "cached")
+        return measurement
+
+    def edit(self, round_number: int) -> harness.Measurement:
+        script = self.project / "ml" / "scripts" / "train.py"
+        script.write_text(script.read_text() + f"# bench edit {round_number}\n")
+        measurement, summary = self.local_run("edit")
+        self._expect_cache(summary, {"Preprocess": True, "Train": False}, "edit")
+        return measurement
+
+    def floor(self, round_number: int) -> harness.Measurement:
+        """The same work with nothing around it: three plain processes on local files."""
+        if self.work.exists():
+            shutil.rmtree(self.work)
+        self.work.mkdir()
+        scripts = self.project / "ml" / "scripts"
+        python = sys.executable
+        hyperparameters = self._hyperparameters()
+        steps = [
+            [
+                python,
+                str(scripts / "preprocess.py"),
+                "--input",
+                str(self.project / "ml" / "data" / "abalone.csv"),
+                "--output-dir",
+                str(self.work),
+            ],
+            [
+                python,
+                str(scripts / "train.py"),
+                "--train",
+                str(self.work / "train"),
+                "--validation",
+                str(self.work / "validation"),
+                "--model-dir",
+                str(self.work / "model"),
+                "--output-data-dir",
+                str(self.work / "output"),
+                *hyperparameters,
+            ],
+        ]
+        parts = [harness.run_command(step, self.work, self.env, f"floor {Path(step[1]).name}")[0] for step in steps]
+        with tarfile.open(self.work / "model.tar.gz", "w:gz") as archive:
+            for path in (self.work / "model").iterdir():
+                archive.add(path, arcname=path.name)
+        evaluate = [
+            python, str(scripts / "evaluate.py"), "--model", str(self.work / "model.tar.gz"),
+            "--test-dir", str(self.work / "test"), "--evaluation-dir", str(self.work / "evaluation"),
+            "--kpi-dir", str(self.work / "kpi"), "--kpi-schema", str(self.project / "infra/kpi/model_kpis.json"),
+            "--execution-id", f"floor{round_number}", "--pipeline-name", "floor", "--variant", "experimental",
+            "--threshold", "3.0",
+        ]  # fmt: skip
+        parts.append(harness.run_command(evaluate, self.work, self.env, "floor evaluate.py")[0])
+        return harness.combine(parts)
+
+    def _hyperparameters(self) -> list[str]:
+        """The Train step's hyperparameters from the definition local-run built, as command-line flags."""
+        cached = Path(self.env["LOCALSAGE_STATE_DIR"]) / "runner" / "definitions" / "experimental.json"
+        steps = json.loads(cached.read_text())["definition"]["Steps"]
+        train = next(step for step in steps if step["Name"] == "Train")
+        return [item for name, value in train["Arguments"]["HyperParameters"].items() for item in (f"--{name}", value)]
+
+    @staticmethod
+    def _expect_cache(summary: dict, expected: dict[str, bool], what: str) -> None:
+        actual = {name: summary["steps"][name]["cache_hit"] for name in expected}
+        if actual != expected:
+            raise UserError(f"bench: {what} run had cache hits {actual}, expected {expected}")
