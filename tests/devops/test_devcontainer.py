@@ -1,0 +1,108 @@
+""".devcontainer/devcontainer.json, docker/compose.yaml and docker/devcontainer.Dockerfile read together.
+
+Without a Docker engine nothing is built here: the files are parsed and every file they name must exist.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from devops_support import REPO, dockerfile_instructions, load_jsonc, strip_jsonc
+
+from localsage import config as project_config
+
+DEVCONTAINER = REPO / ".devcontainer" / "devcontainer.json"
+DOCKER_IN_DOCKER = "docker-in-docker"
+
+
+@pytest.fixture(scope="module")
+def devcontainer() -> dict:
+    return load_jsonc(DEVCONTAINER)
+
+
+@pytest.fixture(scope="module")
+def compose_file(devcontainer) -> Path:
+    return (DEVCONTAINER.parent / devcontainer["dockerComposeFile"]).resolve()
+
+
+@pytest.fixture(scope="module")
+def compose(compose_file) -> dict:
+    return yaml.safe_load(compose_file.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def dev_service(devcontainer, compose) -> dict:
+    return compose["services"][devcontainer["service"]]
+
+
+def test_the_jsonc_reader_drops_comments_and_trailing_commas_but_not_string_contents():
+    text = '{\n  // a comment\n  "url": "http://x//y", /* block */ "list": [1, 2,],\n  "text": "a, }",\n}'
+    assert json.loads(strip_jsonc(text)) == {"url": "http://x//y", "list": [1, 2], "text": "a, }"}
+
+
+def test_the_configuration_names_existing_files(devcontainer, compose_file, dev_service):
+    assert compose_file.is_file() and compose_file.is_relative_to(REPO)
+    context = (compose_file.parent / dev_service["build"]["context"]).resolve()
+    assert context == REPO, "the image is built from the repository root (it copies the lock files)"
+    dockerfile = context / dev_service["build"]["dockerfile"]
+    assert dockerfile == REPO / "docker" / "devcontainer.Dockerfile" and dockerfile.is_file()
+    program = shlex.split(devcontainer["postCreateCommand"])[0]
+    assert (REPO / program).is_file(), f"postCreateCommand runs {program}, which does not exist"
+
+
+def test_the_workspace_is_the_repository_with_the_containers_own_venv(devcontainer, compose_file, dev_service):
+    mounts = dict(volume.split(":")[:2][::-1] for volume in dev_service["volumes"])
+    workspace = devcontainer["workspaceFolder"]
+    assert (compose_file.parent / mounts[workspace]).resolve() == REPO
+    assert {f"{workspace}/.venv", f"{workspace}/node_modules"} <= set(mounts)
+    assert devcontainer["customizations"]["vscode"]["settings"]["python.defaultInterpreterPath"] == (
+        f"{workspace}/.venv/bin/python"
+    )
+
+
+def test_the_set_up_copied_into_the_image_is_what_the_wrapper_reads():
+    dockerfile = REPO / "docker" / "devcontainer.Dockerfile"
+    copied = {
+        word
+        for instruction in dockerfile_instructions(dockerfile)
+        if instruction.keyword == "COPY" and "--from" not in instruction.arguments
+        for word in shlex.split(instruction.arguments)[:-1]
+        if not word.startswith("--")
+    }
+    wrapper = (REPO / "dev").read_text(encoding="utf-8")
+    hashed = {"requirements.lock", "pyproject.toml", "package-lock.json"}
+    assert all(name in wrapper for name in hashed), "the wrapper's stamps hash these files"
+    assert copied == hashed | {"dev", "package.json"}
+    assert all((REPO / name).is_file() for name in copied)
+    runs = " ".join(i.arguments for i in dockerfile_instructions(dockerfile) if i.keyword == "RUN")
+    assert "./dev " in runs, "the pinned packages are installed through the wrapper"
+
+
+def test_it_forwards_the_emulator_port_and_recommends_the_editor_extensions(devcontainer):
+    assert project_config.load(REPO).emulator.port in devcontainer["forwardPorts"]
+    extensions = devcontainer["customizations"]["vscode"]["extensions"]
+    assert {"ms-python.python", "charliermarsh.ruff", "ms-toolsai.jupyter"} <= set(extensions)
+
+
+def test_docker_in_docker_is_offered_but_off_by_default(devcontainer):
+    assert DOCKER_IN_DOCKER not in json.dumps(devcontainer.get("features", {}))
+    lines = DEVCONTAINER.read_text(encoding="utf-8").splitlines()
+    (commented,) = [line for line in lines if DOCKER_IN_DOCKER in line]
+    enabled = "\n".join(line.replace("// ", "", 1) if line == commented else line for line in lines)
+    assert DOCKER_IN_DOCKER in next(iter(json.loads(strip_jsonc(enabled))["features"]))
+
+
+def test_localstack_is_optional_loopback_only_and_takes_the_token_from_the_environment(compose, dev_service):
+    localstack = compose["services"]["localstack"]
+    assert localstack["profiles"] == ["localstack"], "LocalStack starts only with --profile localstack"
+    assert localstack["network_mode"] == "service:dev" and "ports" not in localstack
+    assert localstack["environment"]["GATEWAY_LISTEN"].startswith("127.0.0.1:")
+    for service in (localstack, dev_service):
+        assert service["environment"]["LOCALSTACK_AUTH_TOKEN"] == "${LOCALSTACK_AUTH_TOKEN:-}"
+    default_port = project_config.ProjectConfig().emulator.localstack_endpoint.rsplit(":", 1)[1]
+    assert localstack["environment"]["GATEWAY_LISTEN"].endswith(f":{default_port}")
+    assert [name for name, service in compose["services"].items() if "profiles" not in service] == ["dev"]
