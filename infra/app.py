@@ -70,8 +70,8 @@ def build(root: Path | None = None, context: dict | None = None, outdir: str | N
     bucket_name = config.bucket_name(account or cdk.Aws.ACCOUNT_ID)
     notes = []
     dockerfile = root / STEP_IMAGE_DOCKERFILE
-    step_image_context = dockerfile.parent if dockerfile.is_file() and not chosen.is_local else None
-    if not step_image_context:
+    step_image_root = root if dockerfile.is_file() and not chosen.is_local else None
+    if not step_image_root:
         why = "local synth (the local runner needs no ECR image)" if chosen.is_local else f"no {STEP_IMAGE_DOCKERFILE}"
         notes.append(f"step image left out of {names['ml-platform']}: {why}")
     stacks: dict[str, cdk.Stack] = {}
@@ -80,7 +80,7 @@ def build(root: Path | None = None, context: dict | None = None, outdir: str | N
         names["ml-platform"],
         config=config,
         account=account or cdk.Aws.ACCOUNT_ID,
-        step_image_context=step_image_context,
+        step_image_root=step_image_root,
         description=f"{config.pipeline_base_name}: artefact bucket, model package groups, SageMaker role",
         **common,
     )
@@ -112,7 +112,7 @@ def build(root: Path | None = None, context: dict | None = None, outdir: str | N
             config=config,
             source=chosen.source,
             bucket_name=bucket_name,
-            builds_image=step_image_context is not None,
+            builds_image=step_image_root is not None,
             description=f"{config.pipeline_base_name}: CodePipeline and CodeBuild running ./dev tasks",
             **common,
         )

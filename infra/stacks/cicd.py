@@ -1,6 +1,6 @@
 """CI/CD: a CodePipeline (source from a CodeStar connection or CodeCommit) and one CodeBuild project.
 
-The build runs infra/buildspec.yaml, whose commands are `./dev` tasks; its role may assume the CDK
+The build runs buildspec.yaml (repository root), whose commands are `./dev` tasks; its role may assume the CDK
 bootstrap roles (which do the deploying) and upsert the stable pipeline, nothing more.
 """
 
@@ -20,7 +20,7 @@ from stacks import nag
 from stacks.ml_platform import execution_role_name
 from stacks.settings import SourceSettings
 
-BUILDSPEC = "infra/buildspec.yaml"
+BUILDSPEC = "buildspec.yaml"
 # The qualifier of the default `cdk bootstrap`; its roles are cdk-<qualifier>-<purpose>-role-<account>-<region>.
 CDK_BOOTSTRAP_QUALIFIER = "hnb659fds"
 

@@ -15,6 +15,20 @@ from localsage.config import VARIANTS, ProjectConfig
 from stacks import nag
 
 STEP_IMAGE_DOCKERFILE = Path("docker") / "Dockerfile"
+
+
+def step_image_excludes(root: Path) -> list[str]:
+    """The build context's ignore list: docker/Dockerfile.dockerignore, which Docker itself reads beside the file.
+
+    The context is the repository root, so CDK must get the same list or it would stage .venv and node_modules.
+    """
+    ignore_file = root / STEP_IMAGE_DOCKERFILE.with_name(STEP_IMAGE_DOCKERFILE.name + ".dockerignore")
+    if not ignore_file.is_file():
+        return []
+    lines = (line.strip() for line in ignore_file.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 NONCURRENT_VERSION_DAYS = 90
 ARCHIVE_AFTER_DAYS = 180
 
@@ -34,7 +48,7 @@ class MlPlatformStack(cdk.Stack):
         *,
         config: ProjectConfig,
         account: str,
-        step_image_context: Path | None,
+        step_image_root: Path | None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -49,8 +63,17 @@ class MlPlatformStack(cdk.Stack):
             for variant in VARIANTS
         }
         self.step_image = (
-            ecr_assets.DockerImageAsset(self, "StepImage", directory=str(step_image_context))
-            if step_image_context
+            ecr_assets.DockerImageAsset(
+                self,
+                "StepImage",
+                directory=str(step_image_root),
+                file=STEP_IMAGE_DOCKERFILE.as_posix(),
+                # CDK stages the context without the ignored files and builds from that copy, so unlike Docker it
+                # needs the Dockerfile kept explicitly.
+                exclude=[*step_image_excludes(step_image_root), f"!{STEP_IMAGE_DOCKERFILE.as_posix()}"],
+                ignore_mode=cdk.IgnoreMode.DOCKER,
+            )
+            if step_image_root
             else None
         )
         self.execution_role = self._execution_role(config)

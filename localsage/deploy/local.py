@@ -65,8 +65,8 @@ def deploy_local(
     outdir: Path | None = None,
 ) -> list[StackOutcome]:
     """Synthesize for the emulator, `cdk deploy` there, then provision what its CloudFormation skips."""
-    target = targets.local(root, say)
     names = stacks_to_deploy(root, requested, say)
+    target = targets.local(root, say)
     assembly = cdk_cli.synth(root, "local", context, outdir=outdir)
     for note in assembly.notes:
         say(f"synth: {note}")

@@ -90,7 +90,7 @@ def test_execution_role_is_scoped_to_the_project(synthesized):
     assert role["RoleName"] == f"{CONFIG.pipeline_base_name}-sagemaker-execution"
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
     assert "ManagedPolicyArns" not in role
-    statements = {statement["Sid"]: statement for statement in _statements(synthesized, "ml-platform")}
+    statements = {s.get("Sid", f"unnamed-{n}"): s for n, s in enumerate(_statements(synthesized, "ml-platform"))}
     registry = json.dumps(statements["ModelRegistry"]["Resource"])
     for variant in project_config.VARIANTS:
         assert f"model-package-group/{CONFIG.model_package_group(variant)}" in registry
@@ -200,8 +200,9 @@ def test_cicd_pipeline_builds_from_the_connection_with_a_scoped_role(synthesized
     template.has_resource_properties(
         "AWS::CodeBuild::Project",
         {
-            "Source": {"BuildSpec": "infra/buildspec.yaml", "Type": "CODEPIPELINE"},
-            "Environment": Match.object_like({"PrivilegedMode": False}),
+            "Source": {"BuildSpec": "buildspec.yaml", "Type": "CODEPIPELINE"},
+            # Privileged only to build the step image, which exists once docker/Dockerfile does.
+            "Environment": Match.object_like({"PrivilegedMode": (REPO / "docker" / "Dockerfile").is_file()}),
         },
     )
     statements = {s.get("Sid"): s for s in _statements(synthesized, "cicd") if s.get("Sid")}
@@ -218,22 +219,29 @@ def test_every_stack_is_named_from_the_config(synthesized):
 
 
 def test_step_image_asset_only_with_a_dockerfile_and_not_for_local(app_module, tmp_path):
-    (tmp_path / "docker").mkdir()
-    (tmp_path / "docker" / "Dockerfile").write_text("FROM python:3.11-slim\n", encoding="utf-8")
-    shutil.copy(REPO / "project.toml", tmp_path / "project.toml")
-    (tmp_path / "infra" / "kpi").mkdir(parents=True)
-    shutil.copy(REPO / "infra" / "kpi" / "model_kpis.json", tmp_path / "infra" / "kpi" / "model_kpis.json")
+    project = tmp_path / "project"
+    (project / "docker").mkdir(parents=True)
+    (project / "docker" / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY ml/ /opt/ml-code/\n", encoding="utf-8")
+    (project / "docker" / "Dockerfile.dockerignore").write_text("# only ml/\n*\n!ml/\n", encoding="utf-8")
+    (project / "ml").mkdir()
+    (project / "ml" / "step.py").write_text("print('step')\n", encoding="utf-8")
+    (project / "big-folder-the-image-never-sees").mkdir()
+    shutil.copy(REPO / "project.toml", project / "project.toml")
+    (project / "infra" / "kpi").mkdir(parents=True)
+    shutil.copy(REPO / "infra" / "kpi" / "model_kpis.json", project / "infra" / "kpi" / "model_kpis.json")
 
-    with_image = app_module.build(tmp_path, context=FULL_CONTEXT, outdir=str(tmp_path / "aws.out"))
+    with_image = app_module.build(project, context=FULL_CONTEXT, outdir=str(tmp_path / "aws.out"))
     assembly = with_image.app.synth()
     template = assembly.get_stack_by_name(with_image.stacks["ml-platform"].stack_name).template
     assert "StepImageUri" in template["Outputs"]
     assert "ecr:BatchGetImage" in json.dumps(template["Resources"])
+    (staged,) = (tmp_path / "aws.out").glob("asset.*")
+    assert sorted(path.name for path in staged.iterdir()) == ["docker", "ml"]
     cicd = assembly.get_stack_by_name(with_image.stacks["cicd"].stack_name).template
-    (project,) = [r for r in cicd["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project"]
-    assert project["Properties"]["Environment"]["PrivilegedMode"] is True
+    (build_project,) = [r for r in cicd["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project"]
+    assert build_project["Properties"]["Environment"]["PrivilegedMode"] is True
 
     local_context = {**FULL_CONTEXT, "localsage:target": "local"}
-    without_image = app_module.build(tmp_path, context=local_context, outdir=str(tmp_path / "local.out"))
+    without_image = app_module.build(project, context=local_context, outdir=str(tmp_path / "local.out"))
     assert without_image.stacks["ml-platform"].step_image is None
     assert any("step image left out" in note for note in without_image.notes)
