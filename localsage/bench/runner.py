@@ -21,7 +21,8 @@ from pathlib import Path
 from localsage.bench import harness
 from localsage.errors import UserError
 
-PROJECT_FILES = ("ml", "infra/kpi", "project.toml", "tasks.py")
+# RegisterModel's local notification reads infra/cdk.json through infra/stacks/settings.py.
+PROJECT_FILES = ("ml", "infra/kpi", "infra/cdk.json", "infra/stacks", "project.toml", "requirements.lock", "tasks.py")
 DEFAULT_ROUNDS = 5
 
 
