@@ -13,6 +13,7 @@ from localsage.errors import UserError
 
 SUITES = {
     "kpi": "localsage.bench.kpi",
+    "peers": "localsage.bench.peers",
     "runner": "localsage.bench.runner",
 }
 

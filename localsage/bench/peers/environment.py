@@ -1,0 +1,57 @@
+"""The peers' own virtualenv (.local/bench-venv), created and filled on demand by `./dev bench peers` only.
+
+Why not the project's venv: kfp pins `requests` to an exact version other than the one requirements.lock
+pins, so installing it there would change a pinned package. The bench venv holds the `bench` extra from
+pyproject.toml plus ml/requirements.txt (the steps' packages, pinned like requirements.lock), so the peers
+run the step functions on the same library versions as the floor and local-run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from localsage.config import local_dir
+from localsage.errors import UserError
+
+STEP_REQUIREMENTS = Path("ml") / "requirements.txt"
+STAMP_FILE = ".localsage-bench-stamp"
+
+
+def bench_extra(root: Path) -> list[str]:
+    """The pinned peers, as pyproject.toml's `bench` extra declares them."""
+    extras = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    if "bench" not in extras:
+        raise UserError("bench: pyproject.toml declares no `bench` extra: add metaflow and kfp to it")
+    return extras["bench"]
+
+
+def requirements(root: Path) -> list[str]:
+    """The peers, then the step scripts' pinned packages (ml/requirements.txt)."""
+    lines = (root / STEP_REQUIREMENTS).read_text(encoding="utf-8").splitlines()
+    return [*bench_extra(root), *(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))]
+
+
+def peer_python(root: Path, say: Callable[[str], None] = print) -> Path:
+    """The bench venv's interpreter, after installing the peers if the venv is missing or its pins changed."""
+    venv = local_dir(root).resolve() / "bench-venv"
+    python = venv / "bin" / "python"
+    wanted = requirements(root)
+    stamp = venv / STAMP_FILE
+    if python.exists() and stamp.exists() and stamp.read_text(encoding="utf-8").splitlines() == wanted:
+        return python
+    say(f"bench: installing {', '.join(bench_extra(root))} into {venv} (first time: about a minute)")
+    _check([sys.executable, "-m", "venv", "--clear", "--upgrade-deps", str(venv)], "creating the bench venv")
+    _check([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *wanted], "installing the peers")
+    stamp.write_text("\n".join(wanted) + "\n", encoding="utf-8")
+    return python
+
+
+def _check(command: list[str], what: str) -> None:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise UserError(f"bench: {what} failed: {last}")
