@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Steps run as processes in the tests, also where a Docker engine answers (a privileged CodeBuild): the step
+# image is not built or pulled there. The docker backend's own tests choose it explicitly.
+os.environ["LOCALSAGE_BACKEND"] = "process"
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ host folder that is `/opt/ml` inside it); a backend runs that description and re
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -47,11 +48,15 @@ class Backend(Protocol):
     def describe(self) -> str: ...
 
 
-def choose(name: str, say=print) -> Backend:
-    """The backend for `--backend`: `auto` picks docker only when a Docker engine answers."""
+def choose(name: str | None, say=print) -> Backend:
+    """The backend for `--backend` (default $LOCALSAGE_BACKEND, else auto: docker only when an engine answers).
+
+    CI sets LOCALSAGE_BACKEND=process where a Docker engine exists but the step image is not meant to be used.
+    """
     from localsage.runner.backends.docker import DockerBackend, engine_answers
     from localsage.runner.backends.process import ProcessBackend
 
+    name = name or os.environ.get("LOCALSAGE_BACKEND") or "auto"
     if name not in BACKENDS:
         raise UserError(f"--backend {name} is unknown: use one of {', '.join(BACKENDS)}")
     if name == "docker" or (name == "auto" and engine_answers()):
