@@ -94,9 +94,10 @@ def deploy(
 
 def check_bootstrapped(target: targets.Target) -> None:
     """The CDK bootstrap stack must exist in the account and region (it holds the deploy roles and assets)."""
+    ssm = target.client("ssm")
     try:
-        target.client("ssm").get_parameter(Name=BOOTSTRAP_VERSION_PARAMETER)
-    except target.client("ssm").exceptions.ParameterNotFound:
+        ssm.get_parameter(Name=BOOTSTRAP_VERSION_PARAMETER)
+    except ssm.exceptions.ParameterNotFound:
         raise UserError(
             f"account {target.account} is not CDK-bootstrapped in {target.region}: run "
             f"'node_modules/.bin/cdk bootstrap aws://{target.account}/{target.region}' once, then deploy again"
