@@ -17,7 +17,6 @@ from constructs import Construct
 
 from localsage.config import ProjectConfig
 from stacks import nag
-from stacks.ml_platform import execution_role_name
 from stacks.settings import SourceSettings
 
 BUILDSPEC = "buildspec.yaml"
@@ -116,6 +115,7 @@ class CicdStack(cdk.Stack):
 
     def _grant_build_permissions(self, config: ProjectConfig, bucket_name: str) -> None:
         partition, region, account = cdk.Aws.PARTITION, cdk.Aws.REGION, cdk.Aws.ACCOUNT_ID
+        execution_role = f"arn:{partition}:iam::{account}:role/{config.execution_role_name}"
         bucket_objects = f"arn:{partition}:s3:::{bucket_name}/*"
         stable_pipeline = f"arn:{partition}:sagemaker:{region}:{account}:pipeline/{config.pipeline_name('stable')}"
         statements = [
@@ -147,7 +147,7 @@ class CicdStack(cdk.Stack):
             iam.PolicyStatement(
                 sid="PassExecutionRoleToPipeline",
                 actions=["iam:PassRole"],
-                resources=[f"arn:{partition}:iam::{account}:role/{execution_role_name(config)}"],
+                resources=[execution_role],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
             iam.PolicyStatement(
@@ -155,12 +155,19 @@ class CicdStack(cdk.Stack):
                 actions=["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation"],
                 resources=[f"arn:{partition}:s3:::{bucket_name}", bucket_objects],
             ),
-            iam.PolicyStatement(sid="WhoAmI", actions=["sts:GetCallerIdentity"], resources=["*"]),
+            iam.PolicyStatement(sid="CheckExecutionRoleExists", actions=["iam:GetRole"], resources=[execution_role]),
+            iam.PolicyStatement(
+                sid="ActionsWithoutResourceArns",
+                actions=["sts:GetCallerIdentity", "sagemaker:ListPipelines"],
+                resources=["*"],
+            ),
         ]
         for statement in statements:
             self.project.add_to_role_policy(statement)
         nag.acknowledge_wildcards(self.project, [bucket_objects], "Objects of the project's own artefact bucket.")
-        nag.acknowledge_wildcards(self.project, ["*"], "sts:GetCallerIdentity has no resource ARN.")
+        nag.acknowledge_wildcards(
+            self.project, ["*"], "sts:GetCallerIdentity and sagemaker:ListPipelines have no resource ARN."
+        )
 
     def _acknowledge_generated_grants(self, artifacts: s3.Bucket) -> None:
         """The wildcards CDK itself writes for CodeBuild logs/reports and for reading the artefact bucket."""

@@ -33,11 +33,6 @@ NONCURRENT_VERSION_DAYS = 90
 ARCHIVE_AFTER_DAYS = 180
 
 
-def execution_role_name(config: ProjectConfig) -> str:
-    """The SageMaker execution role every pipeline of the project runs as."""
-    return f"{config.pipeline_base_name}-sagemaker-execution"
-
-
 class MlPlatformStack(cdk.Stack):
     """What the pipelines need in the account: storage, a registry per variant, a role, an image."""
 
@@ -121,7 +116,7 @@ class MlPlatformStack(cdk.Stack):
         role = iam.Role(
             self,
             "SageMakerExecutionRole",
-            role_name=execution_role_name(config),
+            role_name=config.execution_role_name,
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Runs the {config.pipeline_base_name} SageMaker pipelines and their jobs",
         )

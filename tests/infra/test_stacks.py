@@ -87,7 +87,7 @@ def test_bucket_policy_refuses_plain_http(synthesized):
 
 def test_execution_role_is_scoped_to_the_project(synthesized):
     role = next(iter(synthesized.resources("ml-platform", "AWS::IAM::Role").values()))["Properties"]
-    assert role["RoleName"] == f"{CONFIG.pipeline_base_name}-sagemaker-execution"
+    assert role["RoleName"] == CONFIG.execution_role_name
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
     assert "ManagedPolicyArns" not in role
     statements = {s.get("Sid", f"unnamed-{n}"): s for n, s in enumerate(_statements(synthesized, "ml-platform"))}
@@ -212,6 +212,15 @@ def test_cicd_pipeline_builds_from_the_connection_with_a_scoped_role(synthesized
     assert statements["UpsertStablePipeline"]["Resource"]["Fn::Join"][1][-1].endswith(
         f"pipeline/{CONFIG.pipeline_name('stable')}"
     )
+    assert json.dumps(statements["CheckExecutionRoleExists"]["Resource"]).endswith(
+        f':role/{CONFIG.execution_role_name}"]]}}'
+    )
+    assert sorted(_actions(statements["ActionsWithoutResourceArns"])) == [
+        "sagemaker:ListPipelines",
+        "sts:GetCallerIdentity",
+    ]
+    for statement in statements.values():
+        assert not any(action.endswith(":*") or action == "*" for action in _actions(statement)), statement
 
 
 def test_every_stack_is_named_from_the_config(synthesized):
