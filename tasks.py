@@ -6,7 +6,7 @@ A table of contents only: each task parses its flags, calls one toolkit function
 from invoke import Collection, task
 
 from localsage import bench as bench_module
-from localsage import cli, devtools, project_init
+from localsage import cli, devtools, notify, pipelines, project_init, registry
 from localsage import config as project_config
 from localsage import emulator as emulator_module
 from localsage.deploy import commands as deploy_commands
@@ -121,6 +121,79 @@ def executions(c, id=None, json=False):
     cli.show_executions(cli.run(runner.executions, id), as_json=json)
 
 
+_VARIANT_HELP = "experimental (default) or stable: picks the pipeline and its model package group."
+_VERSION_HELP = "Version number or model package ARN (default: the newest PendingManualApproval version)."
+
+
+@task(
+    help={
+        "variant": _VARIANT_HELP,
+        "local": "Upsert into the embedded emulator (the default).",
+        "aws": "Upsert into real AWS with your credentials (checks the execution role first).",
+        "role-arn": "Role SageMaker Pipelines runs the pipeline as (default: the project's execution role).",
+    }
+)
+def upsert(c, variant="experimental", local=False, aws=False, role_arn=None):
+    """Create or update the SageMaker pipeline from ml/pipeline.py (inline definition, project tags); print its ARN."""
+    upserted = cli.run(pipelines.upsert, variant, aws, role_arn, say=cli.say, local=local)
+    cli.say(f"upsert: {'created' if upserted.created else 'updated'} {upserted.pipeline_name} ({upserted.where})")
+    cli.console.print(upserted.pipeline_arn)
+
+
+@task(
+    iterable=["param"],
+    help={
+        "variant": _VARIANT_HELP,
+        "param": "Override a pipeline parameter, Name=Value (repeatable); checked against the definition first.",
+        "local": "Run the pipeline with the local runner against the emulator (the default).",
+        "aws": "Start an execution of the upserted pipeline in SageMaker and print its ARN.",
+    },
+)
+def start(c, variant="experimental", param=None, local=False, aws=False):
+    """Start a pipeline execution: in AWS through SageMaker, locally with the local runner."""
+    started = cli.run(pipelines.start, variant, param, aws, say=cli.say, local=local)
+    if started.record is None:
+        cli.console.print(started.execution_arn)
+    else:
+        cli.finish_execution(started.record)
+
+
+@task(help={"variant": _VARIANT_HELP, "json": "Print the versions as JSON.", "aws": "List the registry in real AWS."})
+def models(c, variant="experimental", json=False, aws=False):
+    """List the model versions of a variant, newest first: approval status, creation time, rmse, ARN."""
+    registry.print_versions(cli.run(registry.list_versions, variant, aws, say=cli.say), as_json=json)
+
+
+_APPROVAL_HELP = {
+    "variant": _VARIANT_HELP,
+    "version": _VERSION_HELP,
+    "reason": "Why (stored as the version's ApprovalDescription).",
+    "aws": "Change the registry in real AWS (SageMaker then emits the notification event itself).",
+}
+
+
+@task(help=_APPROVAL_HELP)
+def approve(c, variant="experimental", version=None, reason=None, aws=False):
+    """Approve a model version (default: the newest pending one); locally this also sends its notification."""
+    cli.console.print(
+        cli.run(registry.set_approval, registry.APPROVED, variant, version, reason, aws, say=cli.say).summary()
+    )
+
+
+@task(help=_APPROVAL_HELP)
+def reject(c, variant="experimental", version=None, reason=None, aws=False):
+    """Reject a model version (default: the newest pending one), with a reason."""
+    cli.console.print(
+        cli.run(registry.set_approval, registry.REJECTED, variant, version, reason, aws, say=cli.say).summary()
+    )
+
+
+@task(help={"json": "Print the messages as JSON."})
+def notifications(c, json=False):
+    """Print the messages the model events topic delivered in the emulator (oldest first; nothing is consumed)."""
+    notify.print_messages(cli.run(notify.notifications, say=cli.say), as_json=json)
+
+
 @task
 def lint(c):
     """Run ruff (lint and format check) over the repository."""
@@ -224,5 +297,24 @@ def deploy(c, local=False, aws=False, stacks=None, yes=False, context=None):
 
 emulator = Collection("emulator", up, down, status, reset)
 namespace = Collection(
-    init, names, synth, diff, deploy, local_run, executions, kpi_check, kpi_report, bench, lint, test, lock, emulator
+    init,
+    names,
+    synth,
+    diff,
+    deploy,
+    local_run,
+    executions,
+    upsert,
+    start,
+    models,
+    approve,
+    reject,
+    notifications,
+    kpi_check,
+    kpi_report,
+    bench,
+    lint,
+    test,
+    lock,
+    emulator,
 )

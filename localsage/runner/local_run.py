@@ -17,6 +17,7 @@ from localsage import targets
 from localsage.cli import split_params
 from localsage.config import check_variant, local_dir
 from localsage.errors import UserError
+from localsage.pipelines import upsert_pipeline
 from localsage.runner import s3io
 from localsage.runner.cache import StepCache
 from localsage.runner.definition import PipelineDefinition, load
@@ -112,24 +113,8 @@ def _load_file(definition_file: str) -> PipelineDefinition:
 
 def register_execution(target, pipeline_name: str, definition: PipelineDefinition, parameters: dict) -> Execution:
     """Create or update the pipeline in the emulator (inline definition) and start an execution record there."""
-    sagemaker = target.client("sagemaker")
-    body = json.dumps(definition.raw)
-    role = target.config.execution_role_arn(target.account)
-    existing = {
-        p["PipelineName"] for p in sagemaker.list_pipelines(PipelineNamePrefix=pipeline_name)["PipelineSummaries"]
-    }
-    if pipeline_name in existing:
-        pipeline_arn = sagemaker.update_pipeline(PipelineName=pipeline_name, PipelineDefinition=body, RoleArn=role)[
-            "PipelineArn"
-        ]
-    else:
-        pipeline_arn = sagemaker.create_pipeline(
-            PipelineName=pipeline_name,
-            PipelineDefinition=body,
-            RoleArn=role,
-            Tags=[{"Key": key, "Value": value} for key, value in target.config.tags.items()],
-        )["PipelineArn"]
-    execution_arn = sagemaker.start_pipeline_execution(
+    pipeline_arn, _ = upsert_pipeline(target, pipeline_name, definition.raw)
+    execution_arn = target.client("sagemaker").start_pipeline_execution(
         PipelineName=pipeline_name,
         PipelineParameters=[{"Name": name, "Value": str(value)} for name, value in parameters.items()],
     )["PipelineExecutionArn"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from localsage.notify import model_package_changed
 from localsage.runner.definition import Step
 from localsage.runner.steps import StepContext, StepResult
 
@@ -41,6 +42,8 @@ class RegisterModelHandler:
             "ModelApprovalStatus": described.get("ModelApprovalStatus"),
             "ModelPackageStatus": described.get("ModelPackageStatus", "Completed"),
         }
+        # SageMaker would emit the registration event; the emulator does not, so the runner does.
+        model_package_changed(arn, say=context.say)
         return StepResult(properties)
 
 
