@@ -41,8 +41,13 @@ def run(
     rounds: int = DEFAULT_ROUNDS,
     sample_rows: int | None = None,
     include_peers: bool = True,
+    warm_up_rounds: int = 1,
 ) -> dict:
-    """Measure every configuration; medians, min/max and peak RSS, with ratios to the floor and to ours cold."""
+    """Measure every configuration; medians, min/max and peak RSS, with ratios to the floor and to ours cold.
+
+    The warm-up rounds (first imports into the page cache, Metaflow's datastore, KFP's first pip check) are
+    not measured. `include_peers=False` leaves out Metaflow and KFP (and installs nothing).
+    """
     python = environment.peer_python(root, say) if include_peers else None
     with tempfile.TemporaryDirectory(prefix="localsage-bench-peers-") as scratch:
         bench = BenchProject(root, Path(scratch), sample_rows)
@@ -55,13 +60,14 @@ def run(
             if python:
                 peers = PeerRuns(bench, python, Path(scratch) / "peers")
                 configurations |= {METAFLOW: peers.metaflow, KFP: peers.kfp, KFP_NO_PIP: peers.kfp_without_pip}
-            say(f"bench: warm-up round ({', '.join(configurations)})")
-            for measure in configurations.values():
-                measure(0)
+            for warm_up in range(warm_up_rounds):
+                say(f"bench: warm-up round {warm_up + 1}/{warm_up_rounds} ({', '.join(configurations)})")
+                for measure in configurations.values():
+                    measure(0)
             results = harness.alternate(configurations, rounds, say)
         finally:
             bench.stop_emulator()
-    report = summarise(results, emulator.seconds, rounds, sample_rows)
+    report = summarise(results, emulator.seconds, warm_up_rounds, sample_rows)
     say(table(report))
     return report
 
@@ -137,7 +143,9 @@ class PeerRuns:
         return [*self.step_arguments, "--work-dir", str(work)]
 
 
-def summarise(results: dict[str, list[harness.Measurement]], emulator_s: float, rounds: int, sample_rows) -> dict:
+def summarise(
+    results: dict[str, list[harness.Measurement]], emulator_s: float, warm_up_rounds: int, sample_rows: int | None
+) -> dict:
     """Per configuration: harness summary plus `vs_floor` and `vs_ours_cold` (median over median)."""
     configurations = {name: harness.summarise(measurements) for name, measurements in results.items()}
     floor, ours = configurations[FLOOR]["median_s"], configurations[OURS_COLD]["median_s"]
@@ -150,7 +158,8 @@ def summarise(results: dict[str, list[harness.Measurement]], emulator_s: float, 
             goals[f"ours_cold_vs_{peer}"] = round(ours / configurations[peer]["median_s"], 3)
     return {
         "machine": harness.machine(),
-        "rounds": rounds,
+        "rounds": len(results[FLOOR]),
+        "warm_up_rounds": warm_up_rounds,
         "sample_rows": sample_rows,
         "emulator_start_s": round(emulator_s, 3),
         "configurations": configurations,
@@ -164,7 +173,7 @@ def table(report: dict) -> str:
     rows = f"{report['sample_rows']} rows" if report["sample_rows"] else "full data"
     header = (
         f"bench peers: {machine['cores']} cores, Python {machine['python']} ({machine['platform']}); "
-        f"{report['rounds']} rounds after a warm-up, alternated; {rows}; "
+        f"{report['rounds']} rounds alternated after {report['warm_up_rounds']} warm-up; {rows}; "
         f"emulator start {report['emulator_start_s']:.2f} s (not in any row)"
     )
     columns = f"{'configuration':<14}{'median s':>10}{'min s':>9}{'max s':>9}{'peak RSS MB':>13}"
