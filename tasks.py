@@ -95,12 +95,12 @@ def reset(c):
         "variant": "experimental (default) or stable: picks the pipeline name and model package group.",
         "param": "Override a pipeline parameter, Name=Value (repeatable), e.g. --param RmseThreshold=2.5.",
         "definition": "Run this definition JSON instead of building ml/pipeline.py (its code must be in the emulator).",
-        "backend": "auto (docker only when an engine answers), process, or docker.",
+        "backend": "auto (docker only when an engine answers), process or docker; default $LOCALSAGE_BACKEND or auto.",
         "no-cache": "Run every step, ignoring CacheConfig.",
         "json": "Print a machine-readable summary on stdout (progress stays on stderr).",
     },
 )
-def local_run(c, variant="experimental", param=None, definition=None, backend="auto", no_cache=False, json=False):
+def local_run(c, variant="experimental", param=None, definition=None, backend=None, no_cache=False, json=False):
     """Run the pipeline definition on this machine against the emulator and register the model there."""
     record = cli.run(
         runner.local_run,

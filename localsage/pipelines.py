@@ -7,11 +7,9 @@ pipeline record in the emulator holds exactly the JSON that AWS receives.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 from botocore.exceptions import ClientError
 
@@ -105,22 +103,12 @@ def check_role_exists(target, role_arn: str) -> None:
 
 def pipeline_definition(target, variant: str, say: Callable[[str], None] = print) -> dict:
     """The definition to upsert: locally the runner's cached build; in AWS a fresh build against AWS."""
-    from localsage.runner.local_run import project_definition
+    from localsage.runner.local_run import pipeline_module, project_definition
 
     if target.is_local:
         return project_definition(target, variant, say)
     say("upsert: building the pipeline definition with the SageMaker SDK")
-    return ml_pipeline_module(target.root).build_definition(variant, target)
-
-
-def ml_pipeline_module(root: Path) -> ModuleType:
-    """ml/pipeline.py of the project at `root` (ml/ is the data scientists' folder, not an installed package)."""
-    sys.path.insert(0, str(root))
-    try:
-        from ml import pipeline
-    finally:
-        sys.path.remove(str(root))
-    return pipeline
+    return pipeline_module(target.root).build_definition(variant, target)
 
 
 def start(

@@ -6,12 +6,14 @@ build is reused while nothing it depends on (ml/ code, project.toml, KPI schema,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 from localsage import targets
 from localsage.cli import split_params
@@ -27,6 +29,7 @@ from localsage.runner.steps import ExecutionStopped, handlers
 
 DATA_FILE = Path("ml") / "data" / "abalone.csv"
 INPUT_PARAMETER = "InputData"
+SCRIPTS_PREFIX = "ml/scripts/"
 
 
 def runner_dir(root: Path) -> Path:
@@ -41,7 +44,7 @@ def local_run(
     variant: str = "experimental",
     params: list[str] | dict[str, str] | None = None,
     definition_file: str | None = None,
-    backend: str = "auto",
+    backend: str | None = None,
     use_cache: bool = True,
     quiet: bool = False,
     console=None,
@@ -151,37 +154,63 @@ def ensure_model_package_group(target, variant: str) -> None:
 
 
 def project_definition(target, variant: str, say=print) -> dict:
-    """The pipeline definition of ml/pipeline.py for this variant: the cached build, or a fresh SDK build."""
-    sys.path.insert(0, str(target.root))
-    try:
-        from ml import pipeline as ml_pipeline
-    finally:
-        sys.path.remove(str(target.root))
-    key = definition_key(target, variant, ml_pipeline.definition_inputs(target.root))
+    """The pipeline definition of ml/pipeline.py for this variant, as cheaply as is exact.
+
+    Unchanged inputs: the cached build. Only ml/scripts changed: the cached build with the scripts re-uploaded
+    (`refresh_script_uploads`, equal to a full build). Anything else: a full build with the SageMaker SDK.
+    """
+    ml_pipeline = pipeline_module(target.root)
+    digests = input_digests(target, variant, ml_pipeline.definition_inputs(target.root))
     cached = runner_dir(target.root) / "definitions" / f"{variant}.json"
     try:
         stored = json.loads(cached.read_text(encoding="utf-8"))
-        if stored["key"] == key and _code_is_uploaded(target, stored["definition"]):
-            return stored["definition"]
+        previous, changed = stored["definition"], _changed(stored["inputs"], digests)
     except (FileNotFoundError, ValueError, KeyError):
-        pass
-    say("local-run: building the pipeline definition with the SageMaker SDK (ml/ changed)")
-    started = time.monotonic()
-    target.ensure_bucket()
-    definition = ml_pipeline.build_definition(variant, target)
-    say(f"local-run: definition built in {time.monotonic() - started:.1f} s")
+        previous, changed = None, ["(no earlier build)"]
+    definition = None
+    if previous and not changed and _code_is_uploaded(target, previous):
+        return previous
+    if previous and changed and all(name.startswith(SCRIPTS_PREFIX) for name in changed):
+        definition = ml_pipeline.refresh_script_uploads(previous, target)
+        if definition:
+            say(f"local-run: {', '.join(changed)} changed: code re-uploaded, definition updated")
+    if definition is None:
+        say("local-run: building the pipeline definition with the SageMaker SDK")
+        started = time.monotonic()
+        target.ensure_bucket()
+        definition = ml_pipeline.build_definition(variant, target)
+        say(f"local-run: definition built in {time.monotonic() - started:.1f} s")
     cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps({"key": key, "definition": definition}, indent=2), encoding="utf-8")
+    cached.write_text(json.dumps({"inputs": digests, "definition": definition}, indent=2), encoding="utf-8")
     return definition
 
 
-def definition_key(target, variant: str, inputs: list[Path]) -> str:
-    digest = hashlib.sha256()
-    digest.update(f"{variant}\0{importlib.metadata.version('sagemaker')}\0".encode())
+@functools.cache
+def pipeline_module(root: Path) -> ModuleType:
+    """The project's ml/pipeline.py, loaded from `root` (not whichever ml/ is first on sys.path)."""
+    path = root / "ml" / "pipeline.py"
+    if not path.is_file():
+        raise UserError(f"{path} is missing: local-run builds the pipeline from it (or pass --definition FILE)")
+    name = f"project_pipeline_{hashlib.sha256(str(root).encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def input_digests(target, variant: str, inputs: list[Path]) -> dict[str, str]:
+    """A digest per file the definition depends on (plus the variant and SDK version)."""
+    digests = {
+        "(variant)": variant,
+        "(sagemaker)": importlib.metadata.version("sagemaker"),
+    }
     for path in sorted(inputs):
-        digest.update(str(path.relative_to(target.root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update((target.root / "project.toml").read_bytes())
-    return digest.hexdigest()
+        digests[path.relative_to(target.root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
 
 
 def _code_is_uploaded(target, definition: dict) -> bool:
