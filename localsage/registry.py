@@ -143,7 +143,7 @@ def _version(target, described: dict) -> ModelVersion:
 
 def _rmse(target, metrics_uri: str) -> float | None:
     """The rmse in the evaluation report (the path the pipeline's quality gate reads), or None if unreadable."""
-    from localsage.pipelines import ml_pipeline_module
+    from localsage.runner.local_run import pipeline_module
 
     bucket, _, key = metrics_uri.removeprefix("s3://").partition("/")
     try:
@@ -151,7 +151,7 @@ def _rmse(target, metrics_uri: str) -> float | None:
     except (ClientError, ValueError):
         return None
     value = report
-    for part in ml_pipeline_module(target.root).RMSE_PATH.split("."):
+    for part in pipeline_module(target.root).RMSE_PATH.split("."):
         if not isinstance(value, dict) or part not in value:
             return None
         value = value[part]
