@@ -6,17 +6,20 @@ import shutil
 
 from conftest import REPO
 
+from localsage import config
 from localsage.runner import local_run as runner
 
 
 def test_editing_train_reruns_train_and_later_steps_without_an_sdk_build(local_target, tmp_path):
     project = tmp_path / "project"
-    for name in ("ml", "infra/kpi", "project.toml", "requirements.lock"):
+    for name in ("ml", "infra/kpi", "requirements.lock"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, project / name)
+    # A project of its own (bucket, pipelines, model package groups), so other tests' version counts stay theirs.
+    config.write(config.ProjectConfig(use_case_id="edit-loop", pipeline_base_name="edit-loop"), project)
     said: list[str] = []
 
     def run():
