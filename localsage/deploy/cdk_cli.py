@@ -19,7 +19,7 @@ from localsage.errors import UserError
 
 APP = Path("infra") / "app.py"
 CLI = Path("node_modules") / ".bin" / "cdk"
-DEFAULT_OUTDIR = Path("infra") / "cdk.out"
+AWS_OUTDIR = Path("infra") / "cdk.out"
 TARGET_CONTEXT_KEY = "localsage:target"
 NOTE_PREFIX = "localsage-note: "
 VALIDATION_REPORT = "validation-report.json"
@@ -59,6 +59,11 @@ class Assembly:
         return ", ".join(stack.name for stack in self.stacks)
 
 
+def default_outdir(root: Path, target: str) -> Path:
+    """infra/cdk.out for AWS; the emulator's assembly stays in `.local/`, so it can never be deployed to AWS."""
+    return root / AWS_OUTDIR if target == "aws" else project_config.local_dir(root) / "cdk.out"
+
+
 def jsii_environment(root: Path) -> dict[str, str]:
     """What every CDK process gets: no Node 20 end-of-life banner, the jsii cache inside `.local/`."""
     return {
@@ -77,7 +82,7 @@ def synth(
 ) -> Assembly:
     """Run infra/app.py for `target` ("local" or "aws"); a context or nag problem becomes a UserError."""
     root = root.resolve()
-    outdir = (outdir or root / DEFAULT_OUTDIR).resolve()
+    outdir = (outdir or default_outdir(root, target)).resolve()
     child_environment = {
         **(environment or os.environ),
         **jsii_environment(root),
