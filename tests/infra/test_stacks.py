@@ -254,3 +254,11 @@ def test_step_image_asset_only_with_a_dockerfile_and_not_for_local(app_module, t
     without_image = app_module.build(project, context=local_context, outdir=str(tmp_path / "local.out"))
     assert without_image.stacks["ml-platform"].step_image is None
     assert any("step image left out" in note for note in without_image.notes)
+
+
+def test_app_applies_the_feature_flags_of_cdk_json(synthesized):
+    flags = json.loads((REPO / "infra" / "cdk.json").read_text(encoding="utf-8"))["context"]
+    node = synthesized.built.app.node
+    assert flags["@aws-cdk/aws-iam:minimizePolicies"] is True
+    assert node.try_get_context("@aws-cdk/aws-iam:minimizePolicies") is True
+    assert node.try_get_context("source_repository") == "acme/abalone"
