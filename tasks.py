@@ -172,7 +172,7 @@ _APPROVAL_HELP = {
 }
 
 
-@task(help=_APPROVAL_HELP)
+@task(help=dict(_APPROVAL_HELP))  # a copy each: invoke pops the entries it uses
 def approve(c, variant="experimental", version=None, reason=None, aws=False):
     """Approve a model version (default: the newest pending one); locally this also sends its notification."""
     cli.console.print(
@@ -180,7 +180,7 @@ def approve(c, variant="experimental", version=None, reason=None, aws=False):
     )
 
 
-@task(help=_APPROVAL_HELP)
+@task(help=dict(_APPROVAL_HELP))  # a copy each: invoke pops the entries it uses
 def reject(c, variant="experimental", version=None, reason=None, aws=False):
     """Reject a model version (default: the newest pending one), with a reason."""
     cli.console.print(
