@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localsage.config import ProjectConfig
 
 SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker Model Package State Change"
@@ -28,6 +31,12 @@ MESSAGE_TEMPLATE = (
     '"Model package group <group>: version <version> is now <status>. Metrics: <metrics>. Package: <arn>"'
 )
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_]+)>")
+
+
+def notified_groups(config: ProjectConfig, notify_experimental: bool) -> list[str]:
+    """The model package groups the rule covers: stable always, experimental when the context asks for it."""
+    variants = ("experimental", "stable") if notify_experimental else ("stable",)
+    return [config.model_package_group(variant) for variant in variants]
 
 
 def model_package_state_change_pattern(groups: Iterable[str]) -> dict[str, Any]:

@@ -15,12 +15,6 @@ from localsage import events as model_events
 from localsage.config import ProjectConfig
 
 
-def notified_groups(config: ProjectConfig, notify_experimental: bool) -> list[str]:
-    """The model package groups whose approvals reach the topic: stable always, experimental on request."""
-    variants = ("experimental", "stable") if notify_experimental else ("stable",)
-    return [config.model_package_group(variant) for variant in variants]
-
-
 class NotificationsStack(cdk.Stack):
     """SNS topic (KMS) + EventBridge rule with an input transformer: no Lambda between event and message."""
 
@@ -58,7 +52,9 @@ class NotificationsStack(cdk.Stack):
             "ModelPackageStateChangeRule",
             description="Approved and newly pending model packages of the project's model package groups",
             event_pattern=_event_pattern(
-                model_events.model_package_state_change_pattern(notified_groups(config, notify_experimental))
+                model_events.model_package_state_change_pattern(
+                    model_events.notified_groups(config, notify_experimental)
+                )
             ),
             targets=[targets.SnsTopic(self.topic)],
         )

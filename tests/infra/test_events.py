@@ -43,3 +43,14 @@ def test_input_transformer_placeholders_all_have_paths():
     transformer = events.input_transformer()
     for name in transformer["InputPathsMap"]:
         assert f"<{name}>" in transformer["InputTemplate"]
+
+
+def test_stable_is_always_notified_experimental_only_on_request():
+    from localsage.config import ProjectConfig
+
+    config = ProjectConfig(pipeline_base_name="demo")
+    assert events.notified_groups(config, notify_experimental=False) == ["demo-stable-models"]
+    assert events.notified_groups(config, notify_experimental=True) == [
+        "demo-experimental-models",
+        "demo-stable-models",
+    ]
