@@ -133,20 +133,40 @@ class Provisioner:
 
 
 class BucketPolicyProvisioner(Provisioner):
+    """The bucket policy, less its TLS-only statement.
+
+    The emulator speaks plain HTTP on loopback, and moto enforces bucket policies: a Deny on
+    `aws:SecureTransport = false` would refuse every local request. AWS gets the whole policy (the template is
+    not changed); locally every other statement is applied.
+    """
+
     resource_type = "AWS::S3::BucketPolicy"
     name_path = ("Bucket",)
 
     def apply(self, properties: dict) -> str:
         s3 = self.client_for("s3")
-        wanted = properties["PolicyDocument"]
+        bucket = properties["Bucket"]
+        document = properties["PolicyDocument"]
+        wanted = {**document, "Statement": [s for s in document["Statement"] if not requires_tls(s)]}
         try:
-            current = json.loads(s3.get_bucket_policy(Bucket=properties["Bucket"])["Policy"])
+            current = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
         except ClientError:
             current = None
+        if not wanted["Statement"]:
+            if current is None:
+                return UNCHANGED
+            s3.delete_bucket_policy(Bucket=bucket)
+            return UPDATED
         if current == wanted:
             return UNCHANGED
-        s3.put_bucket_policy(Bucket=properties["Bucket"], Policy=json.dumps(wanted))
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(wanted))
         return CREATED if current is None else UPDATED
+
+
+def requires_tls(statement: dict) -> bool:
+    """A statement that denies requests not made over TLS."""
+    condition = statement.get("Condition", {}).get("Bool", {})
+    return statement.get("Effect") == "Deny" and str(condition.get("aws:SecureTransport")).lower() == "false"
 
 
 class TopicPolicyProvisioner(Provisioner):
