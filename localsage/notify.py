@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -286,8 +287,18 @@ def _jsonable(value: Any) -> Any:
 def notifications(root: Path | None = None, say: Callable[[str], None] = print) -> list[dict[str, str]]:
     """What `./dev notifications` prints: the messages the emulator's topic delivered, oldest first."""
     from localsage import targets
+    from localsage.registry import report_rmse
 
-    return delivered_messages(targets.local(root, say))
+    target = targets.local(root, say)
+    messages = delivered_messages(target)
+    for message in messages:
+        # The message names the evaluation report (EventBridge cannot read S3); the listing shows its rmse too.
+        found = _METRICS_URI.search(message["message"])
+        message["rmse"] = report_rmse(target, found.group(1)) if found else None
+    return messages
+
+
+_METRICS_URI = re.compile(r"(s3://\S+?\.json)")
 
 
 def print_messages(messages: list[dict[str, str]], as_json: bool = False) -> None:
@@ -301,4 +312,5 @@ def print_messages(messages: list[dict[str, str]], as_json: bool = False) -> Non
         console.print("no notifications delivered yet: a registration or approval of a notified group sends one")
         return
     for message in messages:
-        console.print(f"{message['time']}  {message['message']}", markup=False)
+        rmse = "" if message.get("rmse") is None else f"  (rmse {message['rmse']:.4f})"
+        console.print(f"{message['time']}  {message['message']}{rmse}", markup=False)

@@ -136,12 +136,12 @@ def _version(target, described: dict) -> ModelVersion:
         created=described["CreationTime"],
         arn=described["ModelPackageArn"],
         metrics_uri=metrics_uri,
-        rmse=_rmse(target, metrics_uri) if metrics_uri else None,
+        rmse=report_rmse(target, metrics_uri) if metrics_uri else None,
         approval_description=described.get("ApprovalDescription"),
     )
 
 
-def _rmse(target, metrics_uri: str) -> float | None:
+def report_rmse(target, metrics_uri: str) -> float | None:
     """The rmse in the evaluation report (the path the pipeline's quality gate reads), or None if unreadable."""
     from localsage.runner.local_run import pipeline_module
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from localsage import targets
 from localsage.deploy import cdk_cli, provisioners
+from localsage.deploy.adopt import buckets_adopted
 from localsage.deploy.provisioners import EMULATED_BY_CLOUDFORMATION, PROVISIONERS, Resolver, Unresolvable
 from localsage.errors import UserError
 
@@ -74,22 +75,23 @@ def deploy_local(
     if missing:
         raise UserError(f"stack {missing[0]} was not synthesized: synthesized stacks are {assembly.names()}")
     say(f"deploying {', '.join(names)} to the emulator at {target.endpoint}")
-    cdk_cli.run_cli(
-        root,
-        # Change sets make moto fail DeleteChangeSet, which the CLI then retries for ~40 s: deploy directly.
-        [
-            "deploy",
-            "--app",
-            str(assembly.outdir),
-            "--method=direct",
-            "--require-approval",
-            "never",
-            "--exclusively",
-            *names,
-        ],
-        os.environ,
-        "cdk deploy --local",
-    )
+    with buckets_adopted(target, [assembly.stack(name) for name in names], say):
+        cdk_cli.run_cli(
+            root,
+            # Change sets make moto fail DeleteChangeSet, which the CLI then retries for ~40 s: deploy directly.
+            [
+                "deploy",
+                "--app",
+                str(assembly.outdir),
+                "--method=direct",
+                "--require-approval",
+                "never",
+                "--exclusively",
+                *names,
+            ],
+            os.environ,
+            "cdk deploy --local",
+        )
     outcomes = [provision_stack(target, assembly.stack(name)) for name in names]
     for outcome in outcomes:
         _report(outcome, say)

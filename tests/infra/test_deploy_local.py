@@ -11,6 +11,7 @@ from infra_support import REPO
 
 from localsage import config as project_config
 from localsage import events as model_events
+from localsage import notify
 from localsage.deploy import cdk_cli, local, provisioners
 from localsage.kpi import schema as kpi_schema
 
@@ -27,9 +28,14 @@ class Deployed(NamedTuple):
 
 @pytest.fixture(scope="module")
 def deployed(local_target, tmp_path_factory) -> Deployed:
-    """Two deploys in a row into the same emulator: the second must change nothing."""
+    """Two deploys in a row into the same emulator: the second must change nothing.
+
+    Before them, the artefact bucket already holds an object, as after `./dev local-run` on a fresh clone.
+    """
     outdir = tmp_path_factory.mktemp("cdk.out.local")
     messages: list[str] = []
+    local_target.ensure_bucket()
+    local_target.client("s3").put_object(Bucket=local_target.bucket, Key="before/deploy.txt", Body=b"kept")
     first = local.deploy_local(REPO, say=messages.append, outdir=outdir)
     second = local.deploy_local(REPO, say=messages.append, outdir=outdir)
     return Deployed(local_target, first, second, messages, outdir)
@@ -47,7 +53,7 @@ def test_topic_and_rule_with_the_single_sourced_pattern_exist(deployed):
     assert any(arn.endswith(f":{CONFIG.sns_topic_name}") for arn in topics)
     events = target.client("events")
     (rule,) = [r for r in events.list_rules()["Rules"] if "ModelPackageStateChange" in r["Name"]]
-    notified = [CONFIG.model_package_group("stable")]
+    notified = notify.notified_groups(REPO, CONFIG)  # what infra/cdk.json turns on
     assert json.loads(rule["EventPattern"]) == model_events.model_package_state_change_pattern(notified)
     (rule_target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
     assert rule_target["Arn"].endswith(f":{CONFIG.sns_topic_name}")
@@ -87,6 +93,13 @@ def test_the_bucket_stays_usable_over_the_emulators_plain_http(deployed):
     s3 = deployed.target.client("s3")
     s3.put_object(Bucket=deployed.target.bucket, Key="checks/after-deploy.txt", Body=b"ok")
     assert s3.get_object(Bucket=deployed.target.bucket, Key="checks/after-deploy.txt")["Body"].read() == b"ok"
+
+
+def test_a_bucket_made_before_its_stack_is_adopted_with_its_objects(deployed):
+    assert any(f"bucket {deployed.target.bucket} existed before its stack" in m for m in deployed.messages)
+    s3 = deployed.target.client("s3")
+    assert s3.get_object(Bucket=deployed.target.bucket, Key="before/deploy.txt")["Body"].read() == b"kept"
+    assert not [b["Name"] for b in s3.list_buckets()["Buckets"] if "-adopting-" in b["Name"]]
 
 
 def test_every_resource_is_accounted_for(deployed):

@@ -45,13 +45,12 @@ def test_a_fresh_clone_registers_approves_notifies_and_upserts(fresh_state):
     approved = invoke(fresh_state, "approve").stdout
     assert approved.strip() == f"{group} version 1 is now Approved"
     messages = json.loads(invoke(fresh_state, "notifications", "--json").stdout)
-    if group in notify.notified_groups(REPO, CONFIG):
-        registered, approval = (message["message"] for message in messages)
-        assert f"group {group}: version 1 is now PendingManualApproval" in registered
-        assert f"group {group}: version 1 is now Approved" in approval and "/evaluation.json" in approval
-    else:
-        # infra/cdk.json leaves notify_experimental off: the stack's rule, and so the local one, skips this group.
-        assert messages == []
+    assert group in notify.notified_groups(REPO, CONFIG), "infra/cdk.json turns experimental notifications on"
+    registered, approval = messages
+    assert f"group {group}: version 1 is now PendingManualApproval" in registered["message"]
+    assert f"group {group}: version 1 is now Approved" in approval["message"]
+    assert "/evaluation.json" in approval["message"]
+    assert 0 < registered["rmse"] == approval["rmse"] < 3.0
     first = invoke(fresh_state, "upsert", "--local").stdout.strip()
     second = invoke(fresh_state, "upsert", "--local").stdout.strip()
     assert first == second == f"arn:aws:sagemaker:{CONFIG.region}:000000000000:pipeline/abalone-experimental"
