@@ -245,7 +245,13 @@ def kpi_report(c, output=None, source=None, aws=False):
     cli.console.print(str(path))
 
 
-@task(positional=["suite"], help={"suite": "The benchmark to run: kpi.", "json": "Print the measurements as JSON."})
+@task(
+    positional=["suite"],
+    help={
+        "suite": "The benchmark: runner (local-run vs the floor), peers (vs Metaflow and KFP local), kpi (1M rows).",
+        "json": "Print the measurements as JSON.",
+    },
+)
 def bench(c, suite, json=False):
     """Run a benchmark suite (e.g. `./dev bench kpi`) and print its times and peak memory."""
     results = cli.run(bench_module.run, suite, project_config.project_root(), say=cli.say)

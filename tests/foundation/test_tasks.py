@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import shutil
@@ -22,12 +23,14 @@ def invoke(*args: str, env: dict | None = None, cwd: Path = REPO) -> subprocess.
 
 
 def all_tasks():
+    """Every task, from a fresh import of tasks.py: invoke pops a task's help entries once it has parsed them."""
     sys.path.insert(0, str(REPO))
     try:
         import tasks
+
+        collection = importlib.reload(tasks).namespace
     finally:
         sys.path.remove(str(REPO))
-    collection = tasks.namespace
     found = dict(collection.tasks)
     for name, sub in collection.collections.items():
         found.update({f"{name}.{task_name}": task for task_name, task in sub.tasks.items()})
