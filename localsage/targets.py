@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
@@ -25,6 +26,8 @@ class Target:
     config: project_config.ProjectConfig
     account: str
     endpoint: str | None = None
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def is_local(self) -> bool:
@@ -39,13 +42,23 @@ class Target:
         return self.config.bucket_name(self.account)
 
     def session(self) -> boto3.Session:
-        if self.is_local:
-            aws.check_local_environment(os.environ)
-            return aws.guarded_session(self.region)
-        return boto3.Session(region_name=self.region)
+        """One session per target (creating sessions costs ~0.1 s each); in local mode, guarded."""
+        with self._lock:
+            if "session" not in self._cache:
+                if self.is_local:
+                    aws.check_local_environment(os.environ)
+                    self._cache["session"] = aws.guarded_session(self.region)
+                else:
+                    self._cache["session"] = boto3.Session(region_name=self.region)
+            return self._cache["session"]
 
     def client(self, service: str):
-        return self.session().client(service)
+        """A client per service, shared (boto3 clients are thread-safe; creating them is not)."""
+        session = self.session()
+        with self._lock:
+            if service not in self._cache:
+                self._cache[service] = session.client(service)
+            return self._cache[service]
 
     def ensure_bucket(self) -> None:
         """Create the artefact bucket in the emulator when missing; in AWS the ML platform stack owns it."""

@@ -66,9 +66,6 @@ class Orchestrator:
         self.progress = progress
         self.say = say
         self.handlers = handlers()
-        self.session = target.session()
-        self._clients: dict[str, object] = {}
-        self._clients_lock = threading.Lock()
         self.properties: dict[str, dict] = {}
         self.outcomes: dict[str, bool] = {}
         self.running: dict = {}
@@ -85,10 +82,7 @@ class Orchestrator:
             supported[step.type].check(step)
 
     def client(self, service: str):
-        with self._clients_lock:
-            if service not in self._clients:
-                self._clients[service] = self.session.client(service)
-            return self._clients[service]
+        return self.target.client(service)
 
     # ---- expression context -------------------------------------------------------------------
 
