@@ -3,16 +3,35 @@
 A table of contents only: each task parses its flags, calls one toolkit function, and prints the result.
 """
 
+from importlib import import_module
+
 from invoke import Collection, task
 
-from localsage import bench as bench_module
-from localsage import cli, devtools, notify, pipelines, project_init, registry
+from localsage import cli
 from localsage import config as project_config
-from localsage import emulator as emulator_module
-from localsage.deploy import commands as deploy_commands
-from localsage.kpi import check as kpi_check_module
-from localsage.kpi import report as kpi_report_module
-from localsage.runner import local_run as runner
+
+
+def _lazy(module: str):
+    """A toolkit module, imported when a task first uses it: `./dev local-run` loads no CDK, KPI or deploy code."""
+
+    class Deferred:
+        def __getattr__(self, name: str):
+            return getattr(import_module(module), name)
+
+    return Deferred()
+
+
+bench_module = _lazy("localsage.bench")
+devtools = _lazy("localsage.devtools")
+notify = _lazy("localsage.notify")
+pipelines = _lazy("localsage.pipelines")
+project_init = _lazy("localsage.project_init")
+registry = _lazy("localsage.registry")
+emulator_module = _lazy("localsage.emulator")
+deploy_commands = _lazy("localsage.deploy.commands")
+kpi_check_module = _lazy("localsage.kpi.check")
+kpi_report_module = _lazy("localsage.kpi.report")
+runner = _lazy("localsage.runner.local_run")
 
 
 @task(

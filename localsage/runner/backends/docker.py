@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from functools import cache
+from pathlib import Path
 
 from localsage.runner.backends import ContainerSpec
 
@@ -17,6 +18,10 @@ LABEL = "localsage.step"
 
 @cache
 def engine_answers() -> bool:
+    """Whether a Docker engine answers a ping (no socket and no DOCKER_HOST: no, without loading the SDK)."""
+    sockets = [Path("/var/run/docker.sock"), Path.home() / ".docker" / "run" / "docker.sock"]
+    if not os.environ.get("DOCKER_HOST") and not any(socket.exists() for socket in sockets):
+        return False
     try:
         import docker
 
