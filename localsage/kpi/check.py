@@ -69,7 +69,11 @@ def _checked_files(folder: Path, schema: kpi_schema.KpiSchema, hint: str) -> lis
 
 
 def run_suite(root: Path, data: KpiData, extra_sql: Sequence[Path] = ()) -> list[QueryOutcome]:
-    """Check and run every project query and each extra SQL file against the KPI files."""
+    """Check and run every project query and each extra SQL file against the KPI files.
+
+    With no KPI files (kpi-check --allow-empty) each query still runs, on an empty table, so portability,
+    columns and DuckDB execution are checked; only the sidecars' minimum row counts are not.
+    """
     from localsage.kpi import engine, portability
 
     config = project_config.load(root)
@@ -86,14 +90,14 @@ def run_suite(root: Path, data: KpiData, extra_sql: Sequence[Path] = ()) -> list
             outcome.problems = [f"line {finding.line}: {finding.message}" for finding in checked.findings]
             if outcome.ok:
                 outcome.duckdb_sql = engine.to_duckdb(checked.statement)
-                _execute(connection, checked.statement, query, outcome)
+                _execute(connection, checked.statement, query, outcome, expect_rows=bool(data.files))
             outcomes.append(outcome)
     finally:
         connection.close()
     return outcomes
 
 
-def _execute(connection, statement, query: kpi_queries.NamedQuery, outcome: QueryOutcome) -> None:
+def _execute(connection, statement, query: kpi_queries.NamedQuery, outcome: QueryOutcome, expect_rows: bool) -> None:
     import duckdb
 
     from localsage.kpi import engine
@@ -109,7 +113,7 @@ def _execute(connection, statement, query: kpi_queries.NamedQuery, outcome: Quer
             f"returns columns {', '.join(result.columns)}; {query.name}.expect.json expects "
             f"{', '.join(query.expected_columns)}"
         )
-    if result.row_count < query.min_rows:
+    if expect_rows and result.row_count < query.min_rows:
         outcome.problems.append(
             f"returns {result.row_count} rows; {query.name}.expect.json expects >= {query.min_rows}"
         )
@@ -121,9 +125,21 @@ def check(
     source: str | None = None,
     use_aws: bool = False,
     say: Callable[[str], None] = print,
+    allow_empty: bool = False,
 ) -> list[QueryOutcome]:
-    """The whole kpi-check: fetch and check the data, then check and run each query."""
-    data = fetch_data(root, Path(source) if source else None, use_aws, say)
+    """The whole kpi-check: fetch and check the data, then check and run each query.
+
+    `allow_empty`: no KPI files yet (a new account, before the pipeline ever ran) is a note, not a failure.
+    """
+    from localsage.kpi.files import NoKpiFiles
+
+    try:
+        data = fetch_data(root, Path(source) if source else None, use_aws, say)
+    except NoKpiFiles as missing:
+        if not allow_empty:
+            raise
+        say(f"{missing}; --allow-empty: the queries run on an empty table (row counts not checked)")
+        data = KpiData(Path(), [], "nowhere yet")
     say(f"{len(data.files)} KPI files from {data.source}")
     return run_suite(root, data, [Path(path) for path in sql_files])
 
@@ -186,10 +202,17 @@ def _shown_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def check_task(root: Path, sql_files: Sequence[str], source: str | None, use_aws: bool, json_output: bool, say) -> None:
+def check_task(
+    root: Path,
+    sql_files: Sequence[str],
+    source: str | None,
+    use_aws: bool,
+    json_output: bool,
+    say,
+    allow_empty: bool = False,
+) -> None:
     """kpi-check as the task runs it: print the results, then fail with one line per failing query."""
-
-    outcomes = check(root, sql_files, source, use_aws, say)
+    outcomes = check(root, sql_files, source, use_aws, say, allow_empty)
     if json_output:
         cli.print_json(as_json(outcomes, root))
     else:

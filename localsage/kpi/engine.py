@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from localsage.kpi.schema import KpiSchema, csv_column_types, engine_type
+from localsage.kpi.schema import KpiSchema, csv_column_types, engine_type, table_column_types
 
 # Keeps the 1M-row benchmark under 300 MB peak RSS (measured 280 MB; 200MB gave 321 MB): DuckDB spills the
 # rest of its window sorts to temp_directory, which costs some speed on large inputs.
@@ -44,11 +44,16 @@ def open_database(files: list[Path], schema: KpiSchema, database: str, work_dir:
     file_list = "[" + ", ".join(_quote_text(str(path)) for path in files) + "]"
     rows = f"{_quote_name(database)}.{_quote_name(schema.table)}"
     connection.execute(f"CREATE SCHEMA {_quote_name(database)}")
-    connection.execute(
-        f"CREATE TABLE {rows} AS SELECT * FROM read_csv({file_list}, columns = {columns}, header = true, "
-        f"auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-        f"hive_partitioning = true, hive_types = {partitions})"
-    )
+    if files:
+        connection.execute(
+            f"CREATE TABLE {rows} AS SELECT * FROM read_csv({file_list}, columns = {columns}, header = true, "
+            f"auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+            f"hive_partitioning = true, hive_types = {partitions})"
+        )
+    else:
+        # No KPI files yet (kpi-check --allow-empty): the same columns, no rows.
+        typed = ", ".join(f"{_quote_name(name)} {kind}" for name, kind in table_column_types(schema).items())
+        connection.execute(f"CREATE TABLE {rows} ({typed})")
     connection.execute(f"CREATE VIEW {_quote_name(schema.table)} AS SELECT * FROM {rows}")
     return connection
 

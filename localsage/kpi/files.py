@@ -17,6 +17,10 @@ from localsage.kpi.schema import SCHEMA_FILE, KpiSchema
 PARTITION_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 
+class NoKpiFiles(UserError):
+    """There are no KPI files yet (a new bucket or folder): `kpi-check --allow-empty` accepts that."""
+
+
 def kpi_files(folder: Path) -> list[Path]:
     """Every CSV file below the folder, sorted."""
     return sorted(path for path in folder.rglob("*.csv") if path.is_file())
@@ -29,7 +33,7 @@ def checked_kpi_files(folder: Path, schema: KpiSchema, empty_hint: str) -> list[
     """
     files = kpi_files(folder)
     if not files:
-        raise UserError(f"no KPI files (*.csv) under {folder}: {empty_hint}")
+        raise NoKpiFiles(f"no KPI files (*.csv) under {folder}: {empty_hint}")
     problems = [problem for path in files if (problem := file_problem(path, folder, schema))]
     if problems:
         more = f" (and {len(problems) - 1} more files with problems)" if len(problems) > 1 else ""

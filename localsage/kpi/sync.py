@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from localsage import config as project_config
 from localsage.errors import UserError
+from localsage.kpi.files import NoKpiFiles
 from localsage.targets import Target
 
 MANIFEST = ".manifest.json"
@@ -41,7 +42,7 @@ def sync(target: Target, say: Callable[[str], None] = print) -> SyncSummary:
     client = target.client("s3")
     remote = _list_objects(client, target.bucket, prefix, location, hint)
     if not remote:
-        raise UserError(f"no KPI files under {location}: {hint}")
+        raise NoKpiFiles(f"no KPI files under {location}: {hint}")
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / MANIFEST
     known = _read_manifest(manifest_path)
@@ -74,7 +75,7 @@ def _list_objects(client, bucket: str, prefix: str, location: str, hint: str) ->
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "NoSuchBucket":
-            raise UserError(f"bucket {bucket} does not exist, so no KPI files under {location}: {hint}") from None
+            raise NoKpiFiles(f"bucket {bucket} does not exist, so no KPI files under {location}: {hint}") from None
         raise UserError(f"listing {location} failed ({code or exc}): check access to the bucket") from None
     except BotoCoreError as exc:
         raise UserError(f"listing {location} failed ({exc}): is the endpoint reachable?") from None

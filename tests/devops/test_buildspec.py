@@ -74,7 +74,7 @@ def test_the_build_installs_through_the_wrapper_then_tests_checks_deploys_and_up
     ]
     assert steps == [
         ("test", []),
-        ("kpi-check", ["aws"]),
+        ("kpi-check", ["allow-empty", "aws"]),
         ("deploy", ["aws", "stacks", "yes"]),
         ("upsert", ["aws", "variant"]),
     ]

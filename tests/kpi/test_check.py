@@ -62,3 +62,22 @@ def test_the_task_exits_non_zero_with_one_line_per_failing_query(tmp_path, capsy
     assert '"name": "latest_per_variant"' in captured.out
     failing = [line for line in captured.err.splitlines() if line.startswith(str(tmp_path))]
     assert len(failing) == 2
+
+
+def test_no_kpi_files_fails_unless_allowed_and_then_the_queries_still_run(tmp_path):
+    from localsage.kpi.files import NoKpiFiles
+
+    with pytest.raises(NoKpiFiles, match="no KPI files"):
+        check.check(REPO, source=str(tmp_path), say=lambda message: None)
+    outcomes = check.check(REPO, source=str(tmp_path), say=lambda message: None, allow_empty=True)
+    assert outcomes and all(outcome.ok and outcome.row_count == 0 for outcome in outcomes)
+    assert all(outcome.columns for outcome in outcomes), "each query ran and returned its columns"
+
+
+def test_allow_empty_does_not_hide_a_broken_query(tmp_path):
+    broken = tmp_path / "broken.sql"
+    broken.write_text("SELECT no_such_column FROM model_kpis\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    outcomes = check.check(REPO, [str(broken)], source=str(data), say=lambda message: None, allow_empty=True)
+    assert [outcome.name for outcome in outcomes if not outcome.ok] == ["broken"]
