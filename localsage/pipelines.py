@@ -108,7 +108,28 @@ def pipeline_definition(target, variant: str, say: Callable[[str], None] = print
     if target.is_local:
         return project_definition(target, variant, say)
     say("upsert: building the pipeline definition with the SageMaker SDK")
-    return pipeline_module(target.root).build_definition(variant, target)
+    return pipeline_module(target.root).build_definition(variant, target, image_uri=deployed_step_image(target))
+
+
+STEP_IMAGE_OUTPUT = "StepImageUri"
+
+
+def deployed_step_image(target) -> str:
+    """The step image CDK published (the ML platform stack's output): the image the pipeline's jobs run in AWS."""
+    stack = target.config.stack_names["ml-platform"]
+    try:
+        described = target.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError:
+        raise UserError(
+            f"stack {stack} is not deployed in account {target.account}: run './dev deploy --aws --stacks ml-platform'"
+        ) from None
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
+    if STEP_IMAGE_OUTPUT not in outputs:
+        raise UserError(
+            f"stack {stack} has no {STEP_IMAGE_OUTPUT} output (was it deployed without docker/Dockerfile?): "
+            "deploy it from this repository with './dev deploy --aws --stacks ml-platform'"
+        )
+    return outputs[STEP_IMAGE_OUTPUT]
 
 
 def start(

@@ -118,6 +118,10 @@ class CicdStack(cdk.Stack):
         execution_role = f"arn:{partition}:iam::{account}:role/{config.execution_role_name}"
         bucket_objects = f"arn:{partition}:s3:::{bucket_name}/*"
         stable_pipeline = f"arn:{partition}:sagemaker:{region}:{account}:pipeline/{config.pipeline_name('stable')}"
+        # upsert --aws reads the step image URI from this stack's outputs.
+        platform_stack = (
+            f"arn:{partition}:cloudformation:{region}:{account}:stack/{config.stack_names['ml-platform']}/*"
+        )
         statements = [
             iam.PolicyStatement(
                 sid="DeployThroughCdkBootstrapRoles",
@@ -157,6 +161,11 @@ class CicdStack(cdk.Stack):
             ),
             iam.PolicyStatement(sid="CheckExecutionRoleExists", actions=["iam:GetRole"], resources=[execution_role]),
             iam.PolicyStatement(
+                sid="ReadStepImageOutput",
+                actions=["cloudformation:DescribeStacks"],
+                resources=[platform_stack],
+            ),
+            iam.PolicyStatement(
                 sid="ActionsWithoutResourceArns",
                 actions=["sts:GetCallerIdentity", "sagemaker:ListPipelines"],
                 resources=["*"],
@@ -165,6 +174,9 @@ class CicdStack(cdk.Stack):
         for statement in statements:
             self.project.add_to_role_policy(statement)
         nag.acknowledge_wildcards(self.project, [bucket_objects], "Objects of the project's own artefact bucket.")
+        nag.acknowledge_wildcards(
+            self.project, [platform_stack], "The ML platform stack itself: a stack ARN ends in its generated id."
+        )
         nag.acknowledge_wildcards(
             self.project, ["*"], "sts:GetCallerIdentity and sagemaker:ListPipelines have no resource ARN."
         )
