@@ -20,7 +20,7 @@ from localsage.runner import s3io
 from localsage.runner.backends import Backend
 from localsage.runner.cache import CacheEntry, StepCache, cache_key
 from localsage.runner.definition import PipelineDefinition, Step, property_file_locator, validate
-from localsage.runner.expressions import Context, EvaluationError, resolve
+from localsage.runner.expressions import EXECUTION_VARIABLES, Context, EvaluationError, resolve
 from localsage.runner.records import ExecutionRecord, ExecutionStore, StepRecord
 from localsage.runner.steps import ExecutionStopped, StepContext, StepFailed, StepHandler, handlers
 
@@ -88,7 +88,7 @@ class Orchestrator:
 
     def context(self, symbolic_execution: bool = False) -> Context:
         if symbolic_execution:
-            variables = {name: f"{{Execution.{name}}}" for name in _EXECUTION_NAMES}
+            variables = {name: f"{{Execution.{name}}}" for name in EXECUTION_VARIABLES}
         else:
             variables = {
                 "PipelineExecutionId": self.execution.execution_id,
@@ -289,12 +289,4 @@ class Orchestrator:
         self.progress.step_changed(record, record.steps[name])
 
 
-_EXECUTION_NAMES = (
-    "PipelineExecutionId",
-    "PipelineExecutionArn",
-    "PipelineName",
-    "PipelineArn",
-    "StartDateTime",
-    "CurrentDateTime",
-)
 _CONTAINER_STEPS = ("Processing", "Training")

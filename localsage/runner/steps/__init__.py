@@ -118,6 +118,21 @@ class StepHandler(Protocol):
         """The S3 URIs a cached result needs to still exist."""
 
 
+class ApiStepHandler:
+    """A step without a container (Condition, Fail, registry calls): nothing to check ahead, no S3 data."""
+
+    cacheable = False
+
+    def check(self, step: Step) -> None:
+        """The service (or the definition validator) checks these arguments itself."""
+
+    def input_uris(self, arguments: dict) -> list[str]:
+        return []
+
+    def output_uris(self, properties: dict) -> list[str]:
+        return []
+
+
 def handlers() -> dict[str, StepHandler]:
     """Every supported step type and its handler."""
     from localsage.runner.steps.condition import ConditionHandler, FailHandler

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from localsage.runner.definition import Step
 from localsage.runner.expressions import Context, EvaluationError, evaluate_conditions
-from localsage.runner.steps import StepContext, StepFailed, StepResult
+from localsage.runner.steps import ApiStepHandler, StepContext, StepFailed, StepResult
 
 
-class ConditionHandler:
+class ConditionHandler(ApiStepHandler):
     """Evaluates the step's conditions (all must hold); the orchestrator runs the branch the outcome selects.
 
     The orchestrator resolves every expression first, so the conditions hold plain values here.
     """
 
     step_type = "Condition"
-    cacheable = False
-
-    def check(self, step: Step) -> None:
-        """Condition types are checked by the definition validator."""
-
-    def input_uris(self, arguments: dict) -> list[str]:
-        return []
-
-    def output_uris(self, properties: dict) -> list[str]:
-        return []
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         plain_values = Context(parameters={}, execution={}, step_property=_no_expressions_left)
@@ -35,20 +24,10 @@ def _no_expressions_left(step_name: str, parts: tuple) -> object:
     raise EvaluationError(f"step {step_name}: a condition still held an expression after resolution")
 
 
-class FailHandler:
+class FailHandler(ApiStepHandler):
     """Ends the execution as Failed with the step's (resolved) ErrorMessage."""
 
     step_type = "Fail"
-    cacheable = False
-
-    def check(self, step: Step) -> None:
-        """A Fail step has only an optional ErrorMessage."""
-
-    def input_uris(self, arguments: dict) -> list[str]:
-        return []
-
-    def output_uris(self, properties: dict) -> list[str]:
-        return []
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         message = str(arguments.get("ErrorMessage") or "the pipeline reached a Fail step")

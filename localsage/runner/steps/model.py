@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from localsage.notify import model_package_changed
-from localsage.runner.definition import Step
-from localsage.runner.steps import StepContext, StepResult
+from localsage.runner.steps import ApiStepHandler, StepContext, StepResult
 
 
 def request_for(client, operation: str, arguments: dict) -> dict:
@@ -13,20 +12,10 @@ def request_for(client, operation: str, arguments: dict) -> dict:
     return {key: value for key, value in arguments.items() if key in accepted}
 
 
-class RegisterModelHandler:
+class RegisterModelHandler(ApiStepHandler):
     """Creates a model package version in the step's model package group (CreateModelPackage)."""
 
     step_type = "RegisterModel"
-    cacheable = False
-
-    def check(self, step: Step) -> None:
-        """The registry validates the request itself; its error names the field."""
-
-    def input_uris(self, arguments: dict) -> list[str]:
-        return []
-
-    def output_uris(self, properties: dict) -> list[str]:
-        return []
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         sagemaker = context.client("sagemaker")
@@ -47,22 +36,11 @@ class RegisterModelHandler:
         return StepResult(properties)
 
 
-class CreateModelHandler:
+class CreateModelHandler(ApiStepHandler):
     """Creates a SageMaker model (CreateModel) from the step's container and role."""
-
-    cacheable = False
 
     def __init__(self, step_type: str):
         self.step_type = step_type
-
-    def check(self, step: Step) -> None:
-        """The API validates the request itself; its error names the field."""
-
-    def input_uris(self, arguments: dict) -> list[str]:
-        return []
-
-    def output_uris(self, properties: dict) -> list[str]:
-        return []
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         sagemaker = context.client("sagemaker")
