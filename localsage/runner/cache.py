@@ -1,8 +1,10 @@
 """Step caching, as SageMaker's CacheConfig: reuse an earlier successful run of the same step with the same inputs.
 
-The key is the step's arguments with parameters and upstream properties resolved, execution variables left
-symbolic (they change on every run), and every S3 input replaced by a digest of its *content*, so code or
-data uploaded again under a new prefix still hits, and a changed script or data set misses.
+The key covers the attributes SageMaker documents as its cache key for the step type (e.g. a Processing
+step's AppSpecification, Environment and ProcessingInputs: an instance type change does not rerun a step),
+with parameters and upstream properties resolved, execution variables left symbolic (they change on every
+run), and every S3 input replaced by a digest of its *content*, so code or data uploaded again under a new
+prefix still hits, and a changed script or data set misses.
 """
 
 from __future__ import annotations
@@ -51,8 +53,26 @@ class CacheEntry:
     outcome: bool | None = None
 
 
+# SageMaker's default cache key attributes per step type ("Default cache key attributes by pipeline step type").
+CACHE_KEY_ATTRIBUTES = {
+    "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
+    "Training": (
+        "AlgorithmSpecification",
+        "CheckpointConfig",
+        "DebugHookConfig",
+        "DebugRuleConfigurations",
+        "Environment",
+        "HyperParameters",
+        "InputDataConfig",
+    ),
+}
+
+
 def cache_key(step_type: str, arguments: dict, input_uris: list[str], s3) -> str:
-    """The cache key of a step: its resolved arguments with each S3 input's URI replaced by its content digest."""
+    """The cache key of a step: its key attributes, each S3 input's URI replaced by its content digest."""
+    attributes = CACHE_KEY_ATTRIBUTES.get(step_type)
+    if attributes is not None:
+        arguments = {name: arguments[name] for name in attributes if name in arguments}
     digests = {uri: s3io.content_digest(s3, uri) for uri in input_uris}
 
     def content_addressed(value: object) -> object:
