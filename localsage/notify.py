@@ -85,10 +85,7 @@ def notified_groups(root: Path, config: project_config.ProjectConfig) -> list[st
         from stacks import settings as infra_settings
     finally:
         sys.path.remove(str(root / "infra"))
-    variants = (
-        ("experimental", "stable") if infra_settings.from_context(context.get).notify_experimental else ("stable",)
-    )
-    return [config.model_package_group(variant) for variant in variants]
+    return model_events.notified_groups(config, infra_settings.from_context(context.get).notify_experimental)
 
 
 def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:

@@ -167,8 +167,6 @@ class MlPlatformStack(cdk.Stack):
                     "sagemaker:CreateModelPackage",
                     "sagemaker:DescribeModelPackage",
                     "sagemaker:DescribeModelPackageGroup",
-                    "sagemaker:ListModelPackages",
-                    "sagemaker:UpdateModelPackage",
                     "sagemaker:AddTags",
                 ],
                 resources=registry_arns,

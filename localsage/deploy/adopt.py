@@ -26,9 +26,9 @@ def buckets_adopted(target, stacks: list[StackTemplate], say: Callable[[str], No
         for bucket in _buckets_outside_their_stacks(target, stacks):
             holding = f"{bucket[:40]}-adopting-{secrets.token_hex(4)}"
             s3.create_bucket(Bucket=holding, **_location(target))
+            held.append((bucket, holding))  # from here on, `finally` moves everything back, whatever fails
             count = _move_objects(s3, bucket, holding)
             s3.delete_bucket(Bucket=bucket)
-            held.append((bucket, holding))
             say(f"deploy: bucket {bucket} existed before its stack: its {count} objects move back after the deploy")
         yield
     finally:

@@ -65,8 +65,12 @@ def default_outdir(root: Path, target: str) -> Path:
 
 
 def jsii_environment(root: Path) -> dict[str, str]:
-    """What every CDK process gets: no Node 20 end-of-life banner, the jsii cache inside `.local/`."""
+    """What every CDK process gets: no Node 20 end-of-life banner, the jsii cache inside `.local/`, no telemetry.
+
+    The CDK CLI reports usage to an AWS endpoint by default; local tasks must only talk to loopback.
+    """
     return {
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "JSII_RUNTIME_PACKAGE_CACHE_ROOT": str(project_config.local_dir(root) / "jsii-cache"),
         "CDK_DISABLE_VERSION_CHECK": "true",

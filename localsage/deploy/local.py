@@ -10,7 +10,13 @@ from pathlib import Path
 from localsage import targets
 from localsage.deploy import cdk_cli, provisioners
 from localsage.deploy.adopt import buckets_adopted
-from localsage.deploy.provisioners import EMULATED_BY_CLOUDFORMATION, PROVISIONERS, Resolver, Unresolvable
+from localsage.deploy.provisioners import (
+    EMULATED_BY_CLOUDFORMATION,
+    PROVISIONERS,
+    NotEmulated,
+    Resolver,
+    Unresolvable,
+)
 from localsage.errors import UserError
 
 BY_CLOUDFORMATION = "cloudformation"
@@ -128,10 +134,10 @@ def provision_stack(target: targets.Target, stack: cdk_cli.StackTemplate) -> Sta
                 continue
             try:
                 properties = resolver.resolve(resource.get("Properties", {}))
-            except Unresolvable as exc:
+                outcome.resources[logical_id] = provisioner.apply(properties)
+            except (Unresolvable, NotEmulated) as exc:
                 outcome.not_emulated.append(f"{resource['Type']} {logical_id} ({exc})")
                 continue
-            outcome.resources[logical_id] = provisioner.apply(properties)
             physical_ids[logical_id] = provisioner.physical_id(properties)
     handled = set(outcome.resources) | {entry.split(" ")[1] for entry in outcome.not_emulated}
     outcome.not_emulated += [

@@ -15,8 +15,6 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from localsage.errors import UserError
-
 # The types moto 5.2.5's CloudFormation creates itself (moto.cloudformation.parsing.get_model_map()),
 # limited to those these stacks can contain; a test checks this list against the installed moto.
 EMULATED_BY_CLOUDFORMATION = frozenset(
@@ -39,6 +37,10 @@ CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 
 class Unresolvable(Exception):
     """A template value this resolver cannot compute locally."""
+
+
+class NotEmulated(Exception):
+    """A change the emulator cannot make (reported as "not emulated", never skipped silently)."""
 
 
 @dataclass(frozen=True)
@@ -288,9 +290,8 @@ class NamedQueryProvisioner(Provisioner):
         if any(query["QueryString"] == properties["QueryString"] for query in same_name):
             return UNCHANGED
         if same_name:
-            raise UserError(
-                f"named query {properties['Name']} changed, and the emulator cannot update or delete named queries: "
-                "run './dev emulator.reset', then './dev deploy --local' again"
+            raise NotEmulated(
+                "changed, and the emulator cannot update or delete named queries (kpi-check reads the .sql files)"
             )
         athena.create_named_query(
             Name=properties["Name"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from localsage import events
 
 
@@ -39,10 +41,11 @@ def test_missing_fields_render_empty_like_eventbridge():
     assert "Metrics: ." in message and "version  is now PendingManualApproval" in message
 
 
-def test_input_transformer_placeholders_all_have_paths():
+def test_input_transformer_placeholders_and_paths_match_both_ways():
+    """EventBridge rejects a template placeholder without a path (and a path without a use is dead)."""
     transformer = events.input_transformer()
-    for name in transformer["InputPathsMap"]:
-        assert f"<{name}>" in transformer["InputTemplate"]
+    placeholders = set(re.findall(r"<([A-Za-z0-9_]+)>", transformer["InputTemplate"]))
+    assert placeholders == set(transformer["InputPathsMap"])
 
 
 def test_stable_is_always_notified_experimental_only_on_request():

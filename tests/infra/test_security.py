@@ -45,7 +45,8 @@ def test_cfn_lint_finds_no_errors(template_files):
     finished = subprocess.run(
         [str(linter), "--format", "json", *map(str, template_files)], capture_output=True, text=True
     )
-    findings = json.loads(finished.stdout or "[]")
+    assert finished.stdout.strip(), f"cfn-lint printed no report: {finished.stderr[-500:]}"
+    findings = json.loads(finished.stdout)
     unexpected = [
         f"{Path(f['Filename']).name}: {f['Rule']['Id']} {f['Message']}"
         for f in findings
