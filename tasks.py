@@ -65,7 +65,7 @@ def init(
         "account": account,
         "artifact_bucket": artifact_bucket,
         "emulator_kind": emulator_kind,
-        "emulator_port": None if emulator_port is None else int(emulator_port),
+        "emulator_port": emulator_port,
     }
     root = project_config.project_root_or_cwd()
     path, chosen = cli.run(project_init.initialise, root, values, interactive=False if no_input else None)

@@ -67,7 +67,16 @@ def local_environment(endpoint: str, region: str, state_dir: Path) -> dict[str, 
         "SAGEMAKER_VALIDATE_ROLE": "false",
         "CDK_DEFAULT_ACCOUNT": LOCAL_ACCOUNT_ID,
         "CDK_DEFAULT_REGION": region,
+        **no_proxy_environment(),
     }
+
+
+def no_proxy_environment() -> dict[str, str]:
+    """Loopback bypasses any HTTP(S)_PROXY the user set: local traffic must never leave the machine."""
+    loopback = ["localhost", "127.0.0.1", "::1"]
+    existing = [host for host in os.environ.get("NO_PROXY", os.environ.get("no_proxy", "")).split(",") if host]
+    value = ",".join(dict.fromkeys([*loopback, *existing]))
+    return {"NO_PROXY": value, "no_proxy": value}
 
 
 def enter_local_mode(endpoint: str, region: str, state_dir: Path) -> None:

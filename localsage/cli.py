@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import psutil
+import requests
 from botocore.exceptions import BotoCoreError, ClientError
 from invoke.exceptions import Exit
 from rich.console import Console
@@ -36,6 +38,10 @@ def run(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         raise Exit(code=exc.exit_code) from None
     except (BotoCoreError, ClientError) as exc:
         err_console.print(f"[bold red]error:[/] AWS call failed: {exc}", markup=True, soft_wrap=True)
+        raise Exit(code=1) from None
+    except (requests.RequestException, psutil.Error) as exc:
+        # The emulator's own HTTP API or its process went away mid-task.
+        err_console.print(f"[bold red]error:[/] the emulator did not answer ({exc}): see './dev emulator.status'")
         raise Exit(code=1) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")

@@ -218,6 +218,18 @@ def validate(config: ProjectConfig, source: str = CONFIG_FILE) -> None:
         fail("emulator.kind", config.emulator.kind, f"use one of {', '.join(EMULATOR_KINDS)}")
     if not 1024 <= config.emulator.port <= 65535:
         fail("emulator.port", config.emulator.port, "use a port between 1024 and 65535")
+    if not _is_loopback(config.emulator.localstack_endpoint):
+        fail(
+            "emulator.localstack_endpoint",
+            config.emulator.localstack_endpoint,
+            "use a loopback address such as http://localhost:4566 (local tasks never leave this machine)",
+        )
+
+
+def _is_loopback(url: str) -> bool:
+    from localsage.aws import is_loopback_url
+
+    return is_loopback_url(url)
 
 
 def bucket_name_problem(name: str) -> str | None:

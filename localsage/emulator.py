@@ -8,6 +8,7 @@ it is stopped by its recorded PID only, after checking the PID still belongs to 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -22,11 +23,15 @@ from pathlib import Path
 import psutil
 import requests
 
+from localsage import aws
 from localsage import config as project_config
 from localsage.aws import LOCAL_ACCOUNT_ID
 from localsage.errors import UserError
 
 READY_TIMEOUT_S = 30.0
+# Calls to our own server never go through an HTTP(S)_PROXY the user may have set.
+_loopback_http = requests.Session()
+_loopback_http.trust_env = False
 STOP_TIMEOUT_S = 5.0
 _PROBE_PATH = "/moto-api/recorder/start-recording"
 
@@ -92,9 +97,17 @@ class Emulator:
         return Status("running", f"moto server PID {record.pid}", record, rss, record.endpoint)
 
     def up(self) -> Status:
-        """Start the server unless it already runs; replay the recorded state into a fresh one."""
+        """Start the server unless it already runs; replay the recorded state into a fresh one.
+
+        Holds a file lock throughout, so two tasks starting the emulator at once get one server, fully restored.
+        """
         if self.settings.kind == "localstack":
             return self._require_localstack()
+        with open(self.folder / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._up_locked()
+
+    def _up_locked(self) -> Status:
         current = self.status()
         if current.state == "running":
             return current
@@ -106,7 +119,11 @@ class Emulator:
             self.down()
         started = time.monotonic()
         record = self._start(self._choose_port())
-        replayed = self._replay(record)
+        try:
+            replayed = self._replay(record)
+        except BaseException:
+            self.down()  # a half-restored server must not look healthy to the next task
+            raise
         rss = self._own_process(record).memory_info().rss / 2**20
         detail = f"moto server PID {record.pid} ready in {time.monotonic() - started:.2f} s"
         if replayed:
@@ -142,7 +159,7 @@ class Emulator:
         if current.state == "running":
             base = f"http://127.0.0.1:{current.record.port}"
             for path in ("/moto-api/reset", "/moto-api/recorder/reset-recording"):
-                requests.post(base + path, timeout=10).raise_for_status()
+                _loopback_http.post(base + path, timeout=10).raise_for_status()
         self.recording.unlink(missing_ok=True)
         return "emulator state erased" + (" (server still running)" if current.state == "running" else "")
 
@@ -170,6 +187,7 @@ class Emulator:
             "MOTO_ACCOUNT_ID": LOCAL_ACCOUNT_ID,
             "MOTO_ENABLE_RECORDING": "True",
             "MOTO_RECORDER_FILEPATH": str(self.recording),
+            **aws.no_proxy_environment(),
         }
         command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
         with open(self.log_file, "ab") as log:
@@ -190,6 +208,18 @@ class Emulator:
             started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             recording=str(self.recording),
         )
+        try:
+            self._wait_until_ready(child, record)
+        except BaseException:
+            child.kill()  # also on Ctrl-C: never leave a server nobody recorded
+            child.wait()
+            raise
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(record), indent=2), encoding="utf-8")
+        temporary.replace(self.state_file)
+        return record
+
+    def _wait_until_ready(self, child: subprocess.Popen, record: ServerRecord) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not self._answers(record):
             if child.poll() is not None:
@@ -198,30 +228,36 @@ class Emulator:
                     f"see {self._relative(self.log_file)}"
                 )
             if time.monotonic() > deadline:
-                child.kill()
                 raise UserError(
-                    f"the moto server did not answer on port {port} within {READY_TIMEOUT_S:.0f} s: "
+                    f"the moto server did not answer on port {record.port} within {READY_TIMEOUT_S:.0f} s: "
                     f"see {self._relative(self.log_file)}"
                 )
             time.sleep(0.05)
-        temporary = self.state_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(record), indent=2), encoding="utf-8")
-        temporary.replace(self.state_file)
-        return record
 
     def _replay(self, record: ServerRecord) -> int:
         if not self.recording.exists() or self.recording.stat().st_size == 0:
             return 0
+        self._drop_torn_last_line()
         with open(self.recording, "rb") as recorded:
             count = sum(1 for _ in recorded)
         self.say(f"emulator: restoring state ({count} recorded requests)")
-        response = requests.post(f"http://127.0.0.1:{record.port}/moto-api/recorder/replay-recording", timeout=600)
+        response = _loopback_http.post(
+            f"http://127.0.0.1:{record.port}/moto-api/recorder/replay-recording", timeout=600
+        )
         if response.status_code != 200:
             raise UserError(
                 f"replaying {self._relative(self.recording)} failed with HTTP {response.status_code}: "
                 "see the server log, or run './dev emulator.reset' to start from an empty emulator"
             )
         return count
+
+    def _drop_torn_last_line(self) -> None:
+        """A server killed while recording leaves half a line: cut it, or every later replay would fail."""
+        with open(self.recording, "rb+") as recorded:
+            content = recorded.read()
+            if content and not content.endswith(b"\n"):
+                recorded.truncate(content.rfind(b"\n") + 1)
+                self.say("emulator: the last recorded request was cut short by a crash; it is not replayed")
 
     def _read_record(self) -> ServerRecord | None:
         try:
@@ -247,7 +283,7 @@ class Emulator:
     @staticmethod
     def _answers(record: ServerRecord) -> bool:
         try:
-            return requests.get(record.probe_url, timeout=1).ok
+            return _loopback_http.get(record.probe_url, timeout=1).ok
         except requests.RequestException:
             return False
 
@@ -256,7 +292,7 @@ class Emulator:
     def _localstack_status(self) -> Status:
         endpoint = self.settings.localstack_endpoint
         try:
-            health = requests.get(f"{endpoint}/_localstack/health", timeout=2)
+            health = _loopback_http.get(f"{endpoint}/_localstack/health", timeout=2)
             if health.status_code == 200:
                 return Status("external", f"LocalStack answers at {endpoint}", endpoint=endpoint)
             return Status("unhealthy", f"LocalStack at {endpoint} answered HTTP {health.status_code}")

@@ -32,7 +32,10 @@ def initialise(
     interactive = sys.stdin.isatty() if interactive is None else interactive
     ask = ask or _ask_on_terminal
     path = root / project_config.CONFIG_FILE
-    current = project_config.load(root) if path.exists() else project_config.ProjectConfig()
+    try:
+        current = project_config.load(root) if path.exists() else project_config.ProjectConfig()
+    except UserError:
+        current = project_config.ProjectConfig()  # init is how a broken project.toml gets repaired
     known = {f.name for f in fields(project_config.ProjectConfig)} | {
         f"emulator_{f.name}" for f in fields(project_config.EmulatorSettings)
     }
@@ -40,6 +43,11 @@ def initialise(
     if unknown:
         raise UserError(f"init: unknown option {unknown[0]}")
     chosen = {key: value for key, value in values.items() if value is not None}
+    if "emulator_port" in chosen:
+        try:
+            chosen["emulator_port"] = int(chosen["emulator_port"])
+        except ValueError:
+            raise UserError(f"--emulator-port {chosen['emulator_port']!r} is not a number") from None
     if interactive:
         for key, question in QUESTIONS.items():
             if key not in chosen:

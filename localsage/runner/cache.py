@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from localsage.runner import s3io
@@ -50,7 +50,7 @@ class CacheEntry:
     execution_id: str
     created: float
     properties: dict
-    outcome: bool | None = None
+    outputs: dict[str, str] = field(default_factory=dict)  # output URI -> content digest when stored
 
 
 # SageMaker's default cache key attributes per step type ("Default cache key attributes by pipeline step type").

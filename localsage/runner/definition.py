@@ -389,8 +389,9 @@ def _load_property_files(raw: object, where: str) -> dict[str, PropertyFile]:
 def validate(definition: PipelineDefinition, supported_step_types: set[str]) -> None:
     """Fail before anything runs on what the local runner cannot do.
 
-    Checks, naming the step and JSON path: step types outside `supported_step_types`, expressions or conditions
-    the evaluator does not know, references to unknown steps, parameters or property files, and cycles.
+    Checks, naming the step and JSON path: step types outside `supported_step_types`, DependsOn triggers other than
+    Completed, expressions or conditions the evaluator does not know, references to unknown steps, parameters or
+    property files, and cycles.
     """
     supported = ", ".join(sorted(supported_step_types))
     for step in definition.steps.values():
@@ -399,8 +400,13 @@ def validate(definition: PipelineDefinition, supported_step_types: set[str]) -> 
                 f"step {step.name} has type {step.type}, which the local runner does not support yet; "
                 f"supported: {supported}"
             )
-        for upstream in step.depends_on:
+        for upstream, trigger in step.depends_on.items():
             _check_step_exists(definition, upstream, f"{step.where}DependsOn")
+            if trigger != COMPLETED:
+                raise DefinitionError(
+                    f"{step.where}DependsOn {upstream} with Trigger {trigger}: the local runner runs a step only "
+                    "after its dependencies completed; remove the trigger (run conditions are not supported yet)"
+                )
         for reference in definition.step_references(step.name):
             _check_reference(definition, reference)
     definition.topological_order()

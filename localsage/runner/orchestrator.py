@@ -22,7 +22,7 @@ from localsage.runner.cache import CacheEntry, StepCache, cache_key
 from localsage.runner.definition import PipelineDefinition, Step, property_file_locator, validate
 from localsage.runner.expressions import EXECUTION_VARIABLES, Context, EvaluationError, resolve
 from localsage.runner.records import ExecutionRecord, ExecutionStore, StepRecord
-from localsage.runner.steps import ExecutionStopped, StepContext, StepFailed, StepHandler, handlers
+from localsage.runner.steps import ExecutionStopped, StepContext, StepFailed, StepHandler, handlers, job_name
 
 
 @dataclass
@@ -86,7 +86,8 @@ class Orchestrator:
 
     # ---- expression context -------------------------------------------------------------------
 
-    def context(self, symbolic_execution: bool = False) -> Context:
+    def context(self, symbolic_execution: bool = False, step_name: str | None = None) -> Context:
+        """What expressions resolve against; `step_name` adds the step's own job names (Execution.TrainingJobName)."""
         if symbolic_execution:
             variables = {name: f"{{Execution.{name}}}" for name in EXECUTION_VARIABLES}
         else:
@@ -98,6 +99,9 @@ class Orchestrator:
                 "StartDateTime": self.started_at.isoformat(),
                 "CurrentDateTime": datetime.now(UTC).isoformat(),
             }
+            if step_name:
+                job = job_name(self.execution.execution_id, step_name)
+                variables.update(TrainingJobName=job, ProcessingJobName=job)
         return Context(
             parameters=self.parameters,
             execution=variables,
@@ -179,17 +183,19 @@ class Orchestrator:
         return ready
 
     def _run_step(self, name: str, record: ExecutionRecord) -> None:
+        if self.stopping.is_set():
+            raise ExecutionStopped()
         step = self.definition.steps[name]
         handler = self.handlers[step.type]
         step_record = record.steps[name]
-        arguments = self._arguments(step, self.context())
+        arguments = self._arguments(step, self.context(step_name=name))
         step_record.arguments = arguments
         key = None
         if self._cache_enabled(step, handler):
             symbolic = self._arguments(step, self.context(symbolic_execution=True))
             key = cache_key(step.type, symbolic, handler.input_uris(arguments), self.client("s3"))
             entry = self.cache.lookup(name, key, step.cache_config.expire_after)
-            if entry and all(s3io.exists(self.client("s3"), uri) for uri in handler.output_uris(entry.properties)):
+            if entry and self._outputs_unchanged(entry):
                 step_record.cache_hit = True
                 step_record.cached_from = entry.execution_id
                 self.properties[name] = entry.properties
@@ -204,7 +210,22 @@ class Orchestrator:
             step_record.outcome = result.outcome
             self.outcomes[name] = result.outcome
         if key:
-            self.cache.store(CacheEntry(key, name, self.execution.execution_id, time.time(), result.properties))
+            outputs = {
+                uri: s3io.content_digest(self.client("s3"), uri) for uri in handler.output_uris(result.properties)
+            }
+            self.cache.store(
+                CacheEntry(key, name, self.execution.execution_id, time.time(), result.properties, outputs)
+            )
+
+    def _outputs_unchanged(self, entry: CacheEntry) -> bool:
+        """A cached result is only reusable while its outputs still hold what that run wrote.
+
+        Outputs often live at fixed prefixes: a later run with other code or parameters overwrites them, and an
+        emulator reset deletes them; either way the step runs again.
+        """
+        return bool(entry.outputs) and all(
+            s3io.content_digest(self.client("s3"), uri) == digest for uri, digest in entry.outputs.items()
+        )
 
     def _arguments(self, step: Step, context: Context) -> dict:
         source = {"Conditions": step.conditions} if step.type == "Condition" else step.arguments
@@ -256,7 +277,8 @@ class Orchestrator:
         wait(list(futures))
         for future, name in futures.items():
             self._settle(record, name, future)
-            record.steps[name].status = "Stopped"
+            if record.steps[name].status != "Succeeded":
+                record.steps[name].status = "Stopped"
         for step in record.steps.values():
             if step.status == "Pending":
                 step.status = "NotRun"

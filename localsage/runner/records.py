@@ -14,8 +14,6 @@ from pathlib import Path
 
 from localsage.errors import UserError
 
-FINAL_STEP_STATES = ("Succeeded", "Failed", "Skipped", "Stopped", "NotRun")
-
 
 @dataclass
 class StepRecord:

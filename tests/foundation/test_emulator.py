@@ -155,3 +155,24 @@ def test_localstack_needs_an_auth_token(tmp_path, monkeypatch):
     monkeypatch.setenv("LOCALSTACK_AUTH_TOKEN", "token")
     with pytest.raises(UserError, match="nothing answers at http://localhost:9: start LocalStack yourself"):
         localstack.up()
+
+
+def test_a_crash_mid_recording_does_not_break_the_next_replay(emulator):
+    client = s3(emulator.up().endpoint)
+    client.create_bucket(Bucket="torn-bucket")
+    emulator.down()
+    with open(emulator.recording, "ab") as recording:
+        recording.write(b'{"headers": {}, "method": "PUT", "url": "http://localhost/torn-bucket/x", "bo')
+    restored = emulator.up()
+    assert [b["Name"] for b in s3(restored.endpoint).list_buckets()["Buckets"]] == ["torn-bucket"]
+    assert any("cut short by a crash" in message for message in emulator.messages)
+
+
+def test_two_tasks_starting_the_emulator_at_once_get_one_server(emulator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    twin = Emulator(emulator.root, emulator.settings, say=lambda message: None)
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda each: each.up(), [emulator, twin])
+    assert first.record.pid == second.record.pid
+    assert emulator.status().state == "running"

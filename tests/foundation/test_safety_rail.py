@@ -127,3 +127,13 @@ def test_aws_mode_refuses_a_loopback_endpoint(monkeypatch, restored_environ):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566")
     with pytest.raises(UserError, match="--aws was given but AWS_ENDPOINT_URL=http://localhost:4566"):
         targets.real_aws(REPO)
+
+
+def test_local_traffic_bypasses_any_proxy(monkeypatch, tmp_path, restored_environ):
+    import requests
+
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example.com:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example.com")
+    aws.enter_local_mode("http://localhost:4566", "us-east-1", tmp_path)
+    assert requests.utils.get_environ_proxies("http://localhost:4566") == {}
+    assert "internal.example.com" in os.environ["NO_PROXY"]

@@ -459,3 +459,9 @@ def test_the_parser_reads_what_the_real_sdk_emits(sdk_definition):
     assert evaluate_conditions(definition.steps["FollowUp"].conditions, context) is True
     assert resolve(definition.steps["TooLow"].arguments, context) == {"ErrorMessage": "score 0.25 below 0.5"}
     assert resolve(definition.steps["AfterGate"].arguments, context) == {"ErrorMessage": "sdk-built-4"}
+
+
+def test_run_conditions_other_than_completed_are_refused_before_anything_runs():
+    definition = load(document(step("Prep"), step("OnFailure", DependsOn=[{"Step": "Prep", "Trigger": "Failed"}])))
+    with pytest.raises(DefinitionError, match="step OnFailure: DependsOn Prep with Trigger Failed"):
+        validate(definition, {"Processing"})

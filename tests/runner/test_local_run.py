@@ -330,3 +330,32 @@ def test_without_a_mount_namespace_literal_opt_ml_scripts_are_named(local_target
     )
     assert record.status == "Failed"
     assert any("legacy.py spells /opt/ml literally" in message for message in said)
+
+
+def test_a_cache_entry_whose_outputs_were_overwritten_is_not_reused(two_runs, local_target):
+    """Outputs live at fixed prefixes: another run (other code, other data) may have replaced them since."""
+    first, _ = two_runs
+    train_uri = first.steps["Preprocess"].properties["ProcessingOutputConfig"]["Outputs"]["train"]["S3Output"]["S3Uri"]
+    bucket, prefix = train_uri.removeprefix("s3://").split("/", 1)
+    s3 = local_target.client("s3")
+    key = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"][0]["Key"]
+    s3.put_object(Bucket=bucket, Key=key, Body=b"rings,length\n1,0.1\n")
+    rerun = run(variant="experimental")
+    assert rerun.status == "Succeeded"
+    assert not rerun.steps["Preprocess"].cache_hit
+    assert rerun.steps["Train"].cache_hit, "Preprocess wrote the same splits again, so Train's inputs match"
+
+
+def test_job_name_execution_variables_resolve_per_step(local_target, tmp_path):
+    code = upload(
+        local_target,
+        "tests/job-name/code/job.py",
+        b"import os, pathlib\npathlib.Path('/opt/ml/processing/out/job.txt').write_text(os.environ['JOB'])\n",
+    )
+    output = f"s3://{local_target.bucket}/tests/job-name/out"
+    definition = hand_written([processing_step("NameMe", code, "job.py", {"out": output})])
+    definition["Steps"][0]["Arguments"]["Environment"] = {"JOB": {"Get": "Execution.ProcessingJobName"}}
+    record = run(definition_file=write_definition(tmp_path, definition), use_cache=False)
+    assert record.status == "Succeeded", record.failure
+    body = local_target.client("s3").get_object(Bucket=local_target.bucket, Key="tests/job-name/out/job.txt")["Body"]
+    assert body.read().decode() == f"pipelines-{record.execution_id}-NameMe"

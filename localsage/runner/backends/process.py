@@ -10,6 +10,7 @@ spell `/opt/ml` literally cannot be rewritten, so they are named once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -51,7 +52,7 @@ class ProcessBackend:
 
     def __init__(self, say=print):
         self.say = say
-        self._warned_literal_paths: set[Path] = set()
+        self._warned_scripts: set[str] = set()
 
     def describe(self) -> str:
         prefix = isolation_command()
@@ -99,8 +100,8 @@ class ProcessBackend:
                     continue
                 if "sm_drivers" in path.parts:
                     path.write_text(_rewrite(text, spec.opt_ml), encoding="utf-8")
-                elif path.name not in {p.name for p in self._warned_literal_paths}:
-                    self._warned_literal_paths.add(path)
+                elif path.name not in self._warned_scripts:
+                    self._warned_scripts.add(path.name)
                     self.say(
                         f"warning: {path.name} spells /opt/ml literally and this machine has no mount namespace; "
                         "it only works if it also honours its arguments or SM_* variables"
@@ -122,7 +123,8 @@ class _Process:
             os.killpg(self.child.pid, signal.SIGTERM)
             self.child.wait(5)
         except subprocess.TimeoutExpired:
-            os.killpg(self.child.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.child.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
 

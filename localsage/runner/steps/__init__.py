@@ -19,12 +19,17 @@ from localsage.runner.definition import Step
 STDERR_TAIL_LINES = 20
 
 
-class StepFailed(Exception):
-    """The step ran and failed; `message` says why, `tail` holds the last lines of its log, `log` the full log."""
+def job_name(execution_id: str, step_name: str) -> str:
+    """`pipelines-<execution id>-<step>`, within SageMaker's 63-character job name limit."""
+    cleaned = "".join(char if char.isalnum() else "-" for char in step_name)
+    return f"pipelines-{execution_id}-{cleaned}"[:63].rstrip("-")
 
-    def __init__(self, message: str, log: Path | None = None, tail: list[str] | None = None):
+
+class StepFailed(Exception):
+    """The step ran and failed; `message` says why, `tail` holds the last lines of its log."""
+
+    def __init__(self, message: str, tail: list[str] | None = None):
         super().__init__(message)
-        self.log = log
         self.tail = tail or []
 
 
@@ -58,9 +63,7 @@ class StepContext:
         return self.work_dir / "logs"
 
     def job_name(self) -> str:
-        """`pipelines-<execution id>-<step>`, within SageMaker's 63-character job name limit."""
-        cleaned = "".join(char if char.isalnum() else "-" for char in self.step.name)
-        return f"pipelines-{self.execution_id}-{cleaned}"[:63].rstrip("-")
+        return job_name(self.execution_id, self.step.name)
 
     def arn(self, resource: str, name: str) -> str:
         return f"arn:aws:sagemaker:{self.region}:{self.account}:{resource}/{name.lower()}"
@@ -78,6 +81,8 @@ class StepContext:
         container = self.backend.start(spec)
         with self.lock:
             self.running[self.step.name] = container
+        if self.stopping.is_set():  # Ctrl-C came while it started: the stop pass may have missed it
+            container.terminate()
         try:
             code = container.wait()
         finally:
@@ -91,7 +96,6 @@ class StepContext:
             reason = failure.read_text(encoding="utf-8").strip() if failure.is_file() else ""
             raise StepFailed(
                 f"{self.step.where}the container exited with code {code}" + (f": {reason}" if reason else ""),
-                log=spec.log,
                 tail=lines[-STDERR_TAIL_LINES:],
             )
 
