@@ -14,6 +14,7 @@ recorded under the local state folder, so a retried delivery publishes nothing n
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -80,11 +81,13 @@ def notified_groups(root: Path, config: project_config.ProjectConfig) -> list[st
     Reads infra/cdk.json's context through the infra's own parser (infra/stacks/settings.py), like the CDK app.
     """
     context = json.loads((root / CDK_JSON).read_text(encoding="utf-8")).get("context", {})
-    sys.path.insert(0, str(root / "infra"))
-    try:
-        from stacks import settings as infra_settings
-    finally:
-        sys.path.remove(str(root / "infra"))
+    # By path, not `import stacks`: the module must be this project's, whichever one was imported before.
+    path = root / "infra" / "stacks" / "settings.py"
+    name = f"project_infra_settings_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    infra_settings = importlib.util.module_from_spec(spec)
+    sys.modules[name] = infra_settings  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(infra_settings)
     return model_events.notified_groups(config, infra_settings.from_context(context.get).notify_experimental)
 
 
@@ -141,21 +144,21 @@ def model_package_changed(
     session = aws.guarded_session(region)
     described = session.client("sagemaker").describe_model_package(ModelPackageName=model_package_arn)
     event = state_change_event(described, account, region)
-    _put_on_bus(session, event, say)
     detail = event["detail"]
+    dedupe_id = hashlib.sha256(
+        "\0".join([model_package_arn, detail["ModelApprovalStatus"], event["time"]]).encode()
+    ).hexdigest()[:32]
+    ledger = project_config.local_dir(root) / LEDGER
+    for recorded in _read_ledger(ledger):
+        if recorded["dedupe_id"] == dedupe_id:  # a retry: neither the bus nor the topic sees it twice
+            return Delivery(**{**recorded, "already_delivered": True})
+    _put_on_bus(session, event, say)
     if not matches(model_events.model_package_state_change_pattern(notified_groups(root, config)), event):
         say(
             f"notify: no message for {detail['ModelPackageGroupName']} version {detail['ModelPackageVersion']} "
             f"({detail.get('ModelApprovalStatus')}): the notifications rule does not match it"
         )
         return None
-    dedupe_id = hashlib.sha256(
-        "\0".join([model_package_arn, detail["ModelApprovalStatus"], event["time"]]).encode()
-    ).hexdigest()[:32]
-    ledger = project_config.local_dir(root) / LEDGER
-    for recorded in _read_ledger(ledger):
-        if recorded["dedupe_id"] == dedupe_id:
-            return Delivery(**{**recorded, "already_delivered": True})
     message = model_events.render_message(event)
     message_id = session.client("sns").publish(TopicArn=ensure_topic(session, config), Message=message)["MessageId"]
     delivery = Delivery(
@@ -212,25 +215,20 @@ def delivered_messages(target) -> list[dict[str, str]]:
 
 
 def _peek_all(sqs, queue_url: str) -> list[str]:
-    """Every message body in the queue, each made visible again right after reading (nothing is consumed)."""
-    bodies, handles = [], []
-    while True:
-        # Received messages stay hidden while the loop runs, so each one is read once.
-        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60)
-        messages = received.get("Messages", [])
-        if not messages:
-            break
-        bodies.extend(message["Body"] for message in messages)
-        handles.extend(message["ReceiptHandle"] for message in messages)
-    for start in range(0, len(handles), 10):
-        sqs.change_message_visibility_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                for index, handle in enumerate(handles[start : start + 10])
-            ],
-        )
-    return bodies
+    """Every message body in the queue, none consumed and none hidden.
+
+    Receiving with a visibility timeout of 0 leaves each message visible, also when the emulator replays these
+    reads after a restart (a longer timeout would hide the messages for that long after every restart). A
+    receive may return any subset, so read until a few rounds bring nothing new.
+    """
+    bodies: dict[str, str] = {}
+    rounds_without_news = 0
+    while rounds_without_news < 3:
+        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        new = {m["MessageId"]: m["Body"] for m in received.get("Messages", []) if m["MessageId"] not in bodies}
+        bodies.update(new)
+        rounds_without_news = 0 if new else rounds_without_news + 1
+    return list(bodies.values())
 
 
 def _envelope_fields(body: str) -> dict[str, str]:

@@ -51,6 +51,9 @@ def test_a_fresh_clone_registers_approves_notifies_and_upserts(fresh_state):
     assert f"group {group}: version 1 is now Approved" in approval["message"]
     assert "/evaluation.json" in approval["message"]
     assert 0 < registered["rmse"] == approval["rmse"] < 3.0
+    invoke(fresh_state, "emulator.down")  # the next task restarts it and replays its state, reads included
+    again = json.loads(invoke(fresh_state, "notifications", "--json").stdout)
+    assert [m["message"] for m in again] == [m["message"] for m in messages]
     first = invoke(fresh_state, "upsert", "--local").stdout.strip()
     second = invoke(fresh_state, "upsert", "--local").stdout.strip()
     assert first == second == f"arn:aws:sagemaker:{CONFIG.region}:000000000000:pipeline/abalone-experimental"
