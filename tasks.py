@@ -288,7 +288,7 @@ _STACKS_HELP = "Only these stacks (repeatable or comma-separated): ml-platform, 
 )
 def synth(c, local=False, context=None):
     """Synthesize every CDK stack into infra/cdk.out; print each template's path and resource count."""
-    assembly = cli.run(deploy_commands.synth, None, local, cli.split_params(context, "--context"))
+    assembly = cli.run(lambda: deploy_commands.synth(None, local, cli.split_params(context, "--context")))
     for line in deploy_commands.summary_lines(assembly):
         cli.console.print(line)
 
@@ -299,9 +299,12 @@ def synth(c, local=False, context=None):
 )
 def diff(c, aws=False, stacks=None, context=None):
     """Show what a deploy would change: against the emulator (template diff) or, with --aws, against AWS."""
-    requested = deploy_commands.stack_list(stacks)
     cli.console.print(
-        cli.run(deploy_commands.diff, None, aws, requested, cli.split_params(context, "--context"), say=cli.say)
+        cli.run(
+            lambda: deploy_commands.diff(
+                None, aws, deploy_commands.stack_list(stacks), cli.split_params(context, "--context"), say=cli.say
+            )
+        )
     )
 
 
@@ -317,9 +320,17 @@ def diff(c, aws=False, stacks=None, context=None):
 )
 def deploy(c, local=False, aws=False, stacks=None, yes=False, context=None):
     """Deploy the stacks: to the emulator (CDK CLI + local provisioners; idempotent) or, with --aws, to AWS."""
-    requested = deploy_commands.stack_list(stacks)
-    context_values = cli.split_params(context, "--context")
-    cli.run(deploy_commands.deploy, None, aws, requested, yes, context_values, say=cli.say, local=local)
+    cli.run(
+        lambda: deploy_commands.deploy(
+            None,
+            aws,
+            deploy_commands.stack_list(stacks),
+            yes,
+            cli.split_params(context, "--context"),
+            say=cli.say,
+            local=local,
+        )
+    )
 
 
 emulator = Collection("emulator", up, down, status, reset)

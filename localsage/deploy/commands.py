@@ -32,9 +32,16 @@ def summary_lines(assembly: cdk_cli.Assembly, root: Path | None = None) -> list[
 
 
 def stack_list(values: list[str] | None) -> list[str] | None:
-    """`--stacks` values, repeated or comma-separated."""
-    names = [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
-    return names or None
+    """`--stacks` values, repeated or comma-separated; None (all stacks) only when the flag was not given.
+
+    An empty value (an unset `$LOCALSAGE_STACKS` in CodeBuild) must not widen a deploy to every stack.
+    """
+    if not values:
+        return None
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    if not names:
+        raise UserError("--stacks was given but names no stack: give ml-platform, notifications, kpi or cicd")
+    return names
 
 
 def diff(

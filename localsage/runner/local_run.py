@@ -56,9 +56,9 @@ def local_run(
     from localsage.runner.progress import Progress
 
     check_variant(variant)
+    params = split_params(params) if isinstance(params, list) else dict(params or {})
     target = targets.local(root, say)
     root = target.root
-    params = split_params(params) if isinstance(params, list) else dict(params or {})
     if definition_file:
         definition = _load_file(definition_file)
     else:

@@ -117,3 +117,19 @@ def test_dev_names_a_missing_node(tmp_path):
     completed = run_dev(tmp_path, fake_path(tmp_path), PYTHON=sys.executable)
     assert completed.returncode == 1
     assert completed.stderr.strip().startswith("dev: error: node not found: install Node.js 20 or newer")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("synth", "--context", "foo"), "error: --context 'foo' is not Name=Value"),
+        (("deploy", "--aws", "--stacks", ""), "error: --stacks was given but names no stack"),
+        (("init", "--emulator-port", "abc", "--no-input"), "error: --emulator-port 'abc' is not a number"),
+        (("local-run", "--param", "NoEquals"), "error: --param 'NoEquals' is not Name=Value"),
+    ],
+)
+def test_bad_flags_are_one_line_errors(project_root, args, message):
+    completed = invoke(*args, env={"LOCALSAGE_ROOT": str(project_root)})
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines() == [completed.stderr.strip()]
+    assert completed.stderr.startswith(message)
