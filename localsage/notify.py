@@ -35,7 +35,7 @@ from localsage.errors import UserError
 
 LEDGER = Path("notifications") / "delivered.jsonl"
 CDK_JSON = Path("infra") / "cdk.json"
-# The event keys SageMaker sends in a model package state change (its documented example), from DescribeModelPackage.
+# The DescribeModelPackage fields the state-change event's detail carries (times as ISO-8601 strings).
 DETAIL_KEYS = (
     "ModelPackageGroupName",
     "ModelPackageVersion",
@@ -122,7 +122,8 @@ def state_change_event(described: Mapping[str, Any], account: str, region: str) 
         "detail-type": model_events.DETAIL_TYPE,
         "source": model_events.SOURCE,
         "account": account,
-        "time": _iso(changed),
+        # EventBridge's envelope time has whole seconds.
+        "time": _iso(changed, timespec="seconds"),
         "region": region,
         "resources": [described["ModelPackageArn"]],
         "detail": detail,
@@ -145,8 +146,9 @@ def model_package_changed(
     described = session.client("sagemaker").describe_model_package(ModelPackageName=model_package_arn)
     event = state_change_event(described, account, region)
     detail = event["detail"]
+    changed_at = _iso(described.get("LastModifiedTime") or described["CreationTime"])  # finer than event["time"]
     dedupe_id = hashlib.sha256(
-        "\0".join([model_package_arn, detail["ModelApprovalStatus"], event["time"]]).encode()
+        "\0".join([model_package_arn, detail["ModelApprovalStatus"], changed_at]).encode()
     ).hexdigest()[:32]
     ledger = project_config.local_dir(root) / LEDGER
     for recorded in _read_ledger(ledger):
@@ -263,10 +265,10 @@ def _read_ledger(path: Path) -> list[dict[str, Any]]:
         return []
 
 
-def _iso(moment: datetime | str) -> str:
+def _iso(moment: datetime | str, timespec: str = "milliseconds") -> str:
     if isinstance(moment, str):
         return moment
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def _jsonable(value: Any) -> Any:

@@ -42,8 +42,7 @@ def upsert_pipeline(target, pipeline_name: str, definition: dict, role_arn: str 
     sagemaker = target.client("sagemaker")
     body = json.dumps(definition)
     role = role_arn or target.config.execution_role_arn(target.account)
-    summaries = sagemaker.list_pipelines(PipelineNamePrefix=pipeline_name)["PipelineSummaries"]
-    if pipeline_name in {summary["PipelineName"] for summary in summaries}:
+    if _pipeline_exists(sagemaker, pipeline_name):
         updated = sagemaker.update_pipeline(PipelineName=pipeline_name, PipelineDefinition=body, RoleArn=role)
         return updated["PipelineArn"], False
     created = sagemaker.create_pipeline(
@@ -53,6 +52,17 @@ def upsert_pipeline(target, pipeline_name: str, definition: dict, role_arn: str 
         Tags=[{"Key": key, "Value": value} for key, value in target.config.tags.items()],
     )
     return created["PipelineArn"], True
+
+
+def _pipeline_exists(sagemaker, pipeline_name: str) -> bool:
+    try:
+        sagemaker.describe_pipeline(PipelineName=pipeline_name)
+        return True
+    except ClientError as exc:
+        # SageMaker answers ResourceNotFound; the emulator a ValidationException saying it could not find it.
+        if exc.response["Error"]["Code"] == "ResourceNotFound" or "find" in exc.response["Error"].get("Message", ""):
+            return False
+        raise
 
 
 def upsert(
@@ -119,7 +129,9 @@ def deployed_step_image(target) -> str:
     stack = target.config.stack_names["ml-platform"]
     try:
         described = target.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-    except ClientError:
+    except ClientError as exc:
+        if "does not exist" not in exc.response["Error"].get("Message", ""):
+            raise  # access or credential problems are reported as what they are
         raise UserError(
             f"stack {stack} is not deployed in account {target.account}: run './dev deploy --aws --stacks ml-platform'"
         ) from None

@@ -11,6 +11,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,24 +31,30 @@ class Measurement:
 
 
 def run_command(command: list[str], cwd: Path, env: dict[str, str], what: str) -> tuple[Measurement, str]:
-    """Run one command to the end; its wall time, the peak RSS of its process tree, and its stdout."""
-    started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    root = psutil.Process(child.pid)
-    while child.poll() is None:
-        try:
-            tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(_rss(process) for process in tree))
-        except psutil.Error:
-            pass
-        time.sleep(SAMPLE_EVERY_S)
-    stdout, stderr = child.communicate()
-    seconds = time.perf_counter() - started
+    """Run one command to the end; its wall time, the peak RSS of its process tree, and its stdout.
+
+    Output goes to temporary files, not pipes: a chatty child could otherwise fill a pipe and never finish.
+    """
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
+        peak = 0
+        root = psutil.Process(child.pid)
+        while child.poll() is None:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(_rss(process) for process in tree))
+            except psutil.Error:
+                pass
+            time.sleep(SAMPLE_EVERY_S)
+        seconds = time.perf_counter() - started
+        stdout.seek(0)
+        stderr.seek(0)
+        out, err = stdout.read().decode(errors="replace"), stderr.read().decode(errors="replace")
     if child.returncode != 0:
-        last = (stderr.strip().splitlines() or ["(no output)"])[-1]
+        last = (err.strip().splitlines() or ["(no output)"])[-1]
         raise UserError(f"bench: {what} failed with exit code {child.returncode}: {last}")
-    return Measurement(seconds, peak / 2**20), stdout
+    return Measurement(seconds, peak / 2**20), out
 
 
 def _rss(process: psutil.Process) -> int:

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import sys
-import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -139,24 +138,30 @@ class BenchProject:
             ],
         ]
         parts = [harness.run_command(step, self.work, self.env, f"floor {Path(step[1]).name}")[0] for step in steps]
-        with tarfile.open(self.work / "model.tar.gz", "w:gz") as archive:
-            for path in (self.work / "model").iterdir():
-                archive.add(path, arcname=path.name)
+        # The model folder itself (evaluate.py also reads folders), as the peers pass it: no archive in the floor.
         evaluate = [
-            python, str(scripts / "evaluate.py"), "--model", str(self.work / "model.tar.gz"),
+            python, str(scripts / "evaluate.py"), "--model", str(self.work / "model"),
             "--test-dir", str(self.work / "test"), "--evaluation-dir", str(self.work / "evaluation"),
             "--kpi-dir", str(self.work / "kpi"), "--kpi-schema", str(self.project / "infra/kpi/model_kpis.json"),
             "--execution-id", f"floor{round_number}", "--pipeline-name", "floor", "--variant", "experimental",
-            "--threshold", "3.0",
+            "--threshold", str(self._definition_parameter("RmseThreshold")),
         ]  # fmt: skip
         parts.append(harness.run_command(evaluate, self.work, self.env, "floor evaluate.py")[0])
         return harness.combine(parts)
 
+    def _definition(self) -> dict:
+        """The definition local-run built for this copy (the source of the floor's arguments)."""
+        from localsage.runner.local_run import definition_cache_file
+
+        state_dir = Path(self.env["LOCALSAGE_STATE_DIR"])
+        return json.loads(definition_cache_file(state_dir, "experimental").read_text())["definition"]
+
+    def _definition_parameter(self, name: str) -> object:
+        return next(p["DefaultValue"] for p in self._definition()["Parameters"] if p["Name"] == name)
+
     def _hyperparameters(self) -> list[str]:
         """The Train step's hyperparameters from the definition local-run built, as command-line flags."""
-        cached = Path(self.env["LOCALSAGE_STATE_DIR"]) / "runner" / "definitions" / "experimental.json"
-        steps = json.loads(cached.read_text())["definition"]["Steps"]
-        train = next(step for step in steps if step["Name"] == "Train")
+        train = next(step for step in self._definition()["Steps"] if step["Name"] == "Train")
         return [item for name, value in train["Arguments"]["HyperParameters"].items() for item in (f"--{name}", value)]
 
     @staticmethod

@@ -36,6 +36,11 @@ def runner_dir(root: Path) -> Path:
     return local_dir(root) / "runner"
 
 
+def definition_cache_file(state_dir: Path, variant: str) -> Path:
+    """Where (in a project's `.local` folder) the last definition built for `variant` is kept, with its inputs."""
+    return state_dir / "runner" / "definitions" / f"{variant}.json"
+
+
 def execution_store(root: Path) -> ExecutionStore:
     return ExecutionStore(runner_dir(root) / "executions")
 
@@ -161,7 +166,7 @@ def project_definition(target, variant: str, say=print) -> dict:
     """
     ml_pipeline = pipeline_module(target.root)
     digests = input_digests(target, variant, ml_pipeline.definition_inputs(target.root))
-    cached = runner_dir(target.root) / "definitions" / f"{variant}.json"
+    cached = definition_cache_file(local_dir(target.root), variant)
     try:
         stored = json.loads(cached.read_text(encoding="utf-8"))
         previous, changed = stored["definition"], _changed(stored["inputs"], digests)

@@ -39,7 +39,7 @@ def event_with(**detail) -> dict:
 def test_the_event_has_the_shape_sagemaker_emits():
     event = event_with()
     assert (event["source"], event["detail-type"]) == ("aws.sagemaker", "SageMaker Model Package State Change")
-    assert event["resources"] == [ARN] and event["time"] == "2026-03-01T09:30:00.000Z"
+    assert event["resources"] == [ARN] and event["time"] == "2026-03-01T09:30:00Z"
     assert event["detail"]["CreationTime"] == "2026-03-01T08:00:00.000Z"
     assert "CreatedBy" not in event["detail"] and "ResponseMetadata" not in event["detail"]
     assert model_events.render_message(event) == (
