@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
+from localsage.errors import UserError
 from localsage.kpi.schema import KpiSchema, csv_column_types, engine_type, table_column_types
 
 # Keeps the 1M-row benchmark under 300 MB peak RSS (measured 280 MB; 200MB gave 321 MB): DuckDB spills the
@@ -45,11 +46,21 @@ def open_database(files: list[Path], schema: KpiSchema, database: str, work_dir:
     rows = f"{_quote_name(database)}.{_quote_name(schema.table)}"
     connection.execute(f"CREATE SCHEMA {_quote_name(database)}")
     if files:
-        connection.execute(
-            f"CREATE TABLE {rows} AS SELECT * FROM read_csv({file_list}, columns = {columns}, header = true, "
-            f"auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-            f"hive_partitioning = true, hive_types = {partitions})"
+        # Athena's LazySimpleSerDe reads an empty string field as '' (DuckDB as NULL): keep Athena's meaning, so
+        # `model_package_arn <> ''` gives the same answer in both. Empty numbers are NULL in both.
+        selected = ", ".join(
+            f"coalesce({_quote_name(name)}, '') AS {_quote_name(name)}" if kind == "VARCHAR" else _quote_name(name)
+            for name, kind in table_column_types(schema).items()
         )
+        try:
+            connection.execute(
+                f"CREATE TABLE {rows} AS SELECT {selected} FROM read_csv({file_list}, columns = {columns}, "
+                f"header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+                f"hive_partitioning = true, hive_types = {partitions})"
+            )
+        except duckdb.Error as exc:
+            connection.close()
+            raise UserError(f"a KPI file does not fit the schema: {str(exc).splitlines()[0]}") from None
     else:
         # No KPI files yet (kpi-check --allow-empty): the same columns, no rows.
         typed = ", ".join(f"{_quote_name(name)} {kind}" for name, kind in table_column_types(schema).items())

@@ -81,3 +81,17 @@ def test_allow_empty_does_not_hide_a_broken_query(tmp_path):
     data.mkdir()
     outcomes = check.check(REPO, [str(broken)], source=str(data), say=lambda message: None, allow_empty=True)
     assert [outcome.name for outcome in outcomes if not outcome.ok] == ["broken"]
+
+
+def test_a_value_that_does_not_fit_its_column_is_one_clear_error(tmp_path):
+    import shutil
+
+    shutil.copytree(FIXTURE_KPIS, tmp_path / "kpis")
+    broken = next((tmp_path / "kpis").rglob("*.csv"))
+    header, row = broken.read_text().splitlines()[:2]
+    fields = row.split(",")
+    fields[5] = "oops"  # mse, a double
+    broken.write_text(header + "\n" + ",".join(fields) + "\n")
+    with pytest.raises(UserError, match="a KPI file does not fit the schema") as raised:
+        check.check(REPO, source=str(tmp_path / "kpis"), say=lambda message: None)
+    assert "\n" not in str(raised.value)
