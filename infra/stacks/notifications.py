@@ -13,6 +13,7 @@ from constructs import Construct
 
 from localsage import events as model_events
 from localsage.config import ProjectConfig
+from stacks import nag
 
 
 class NotificationsStack(cdk.Stack):
@@ -47,6 +48,19 @@ class NotificationsStack(cdk.Stack):
         )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        # The rule publishes through a role of this account, not as the EventBridge service principal: a topic or
+        # key policy open to events.amazonaws.com would let any account's rule publish forged messages.
+        publisher = iam.Role(
+            self,
+            "RulePublisher",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description=f"Lets the model package rule publish to {config.sns_topic_name}",
+        )
+        # Publishing to the encrypted topic is granted by the target (topic.grant_publish): sns:Publish on the
+        # topic, kms:Decrypt and kms:GenerateDataKey* on its key, for this role only.
+        nag.acknowledge_wildcard_actions(
+            publisher, ["kms:GenerateDataKey*"], "CDK's grant for an encrypted topic, limited to the topic's own key."
+        )
         self.rule = events.Rule(
             self,
             "ModelPackageStateChangeRule",
@@ -56,13 +70,12 @@ class NotificationsStack(cdk.Stack):
                     model_events.notified_groups(config, notify_experimental)
                 )
             ),
-            targets=[targets.SnsTopic(self.topic)],
+            targets=[targets.SnsTopic(self.topic, role=publisher, authorize_using_role=True)],
         )
         # The input transformer comes verbatim from localsage.events (shared with the local approval flow);
         # the L2 target would rename its input paths.
         rule_resource = self.rule.node.default_child
         rule_resource.add_property_override("Targets.0.InputTransformer", model_events.input_transformer())
-        self.key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         cdk.CfnOutput(self, "TopicArn", value=self.topic.topic_arn)
 
 

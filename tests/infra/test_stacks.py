@@ -124,9 +124,15 @@ def test_topic_is_kms_encrypted_tls_only_and_publishable_by_eventbridge(synthesi
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     policy = json.dumps(next(iter(synthesized.resources("notifications", "AWS::SNS::TopicPolicy").values())))
     assert '"aws:SecureTransport": "false"' in policy
-    assert '"Service": "events.amazonaws.com"' in policy
     key_policy = json.dumps(synthesized.resources("notifications", "AWS::KMS::Key")[key_id]["Properties"]["KeyPolicy"])
-    assert "events.amazonaws.com" in key_policy and "kms:GenerateDataKey*" in key_policy
+    # Not open to the EventBridge service principal (any account's rule could publish): a role of ours publishes.
+    assert "events.amazonaws.com" not in policy and "events.amazonaws.com" not in key_policy
+    (rule,) = synthesized.resources("notifications", "AWS::Events::Rule").values()
+    role_id = rule["Properties"]["Targets"][0]["RoleArn"]["Fn::GetAtt"][0]
+    role = synthesized.resources("notifications", "AWS::IAM::Role")[role_id]
+    assert "events.amazonaws.com" in json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
+    role_policies = json.dumps(synthesized.resources("notifications", "AWS::IAM::Policy"))
+    assert "sns:Publish" in role_policies and "kms:GenerateDataKey" in role_policies
     template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ml-team@example.com"})
 
 
