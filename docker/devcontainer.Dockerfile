@@ -1,12 +1,13 @@
 # The development container: Python 3.11, Node 22, the Docker CLI, and the pinned packages installed by
 # the same ./dev wrapper everyone uses. docker/compose.yaml builds it (from the repository root) for
-# .devcontainer/devcontainer.json. All three bases are Debian bookworm, so node runs on this glibc.
+# .devcontainer/devcontainer.json. The node and python bases are both Debian bookworm, so the copied node runs
+# on this glibc; the Docker CLI binaries copied from the docker image are static.
 FROM node:22-bookworm-slim AS node
 FROM docker:28-cli AS docker-cli
 FROM python:3.11.14-slim-bookworm
 
 # git for the editor's source control; the Docker CLI (a static binary) and its compose/buildx plugins talk
-# to an engine only when one is reachable (the optional docker-in-docker feature of devcontainer.json).
+# to an engine only when one is reachable (the host's socket, opt-in in docker/compose.yaml).
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends git \
     && rm -rf /var/lib/apt/lists/*

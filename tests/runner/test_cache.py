@@ -64,3 +64,15 @@ def test_what_changes_the_key(changed, same_key):
 )
 def test_expiry_durations(text, seconds):
     assert duration_seconds(text) == seconds
+
+
+def test_an_expired_entry_is_not_used(tmp_path):
+    import time
+
+    from localsage.runner.cache import CacheEntry, StepCache
+
+    cache = StepCache(tmp_path, "pipeline")
+    cache.store(CacheEntry("k", "Train", "exec1", time.time() - 2 * 86400, {"a": 1}, {"s3://b/o": "d"}))
+    assert cache.lookup("Train", "k", "P1D") is None
+    assert cache.lookup("Train", "k", "P3D").execution_id == "exec1"
+    assert cache.lookup("Train", "other-key", "P3D") is None

@@ -359,3 +359,20 @@ def test_job_name_execution_variables_resolve_per_step(local_target, tmp_path):
     assert record.status == "Succeeded", record.failure
     body = local_target.client("s3").get_object(Bucket=local_target.bucket, Key="tests/job-name/out/job.txt")["Body"]
     assert body.read().decode() == f"pipelines-{record.execution_id}-NameMe"
+
+
+def test_each_job_gets_the_config_files_a_sagemaker_container_gets(two_runs):
+    first, _ = two_runs
+    steps = Path(first.definition_file).parent / "steps"
+    config = steps / "Train" / "opt_ml" / "input" / "config"
+    assert (
+        json.loads((config / "hyperparameters.json").read_text()) == first.steps["Train"].arguments["HyperParameters"]
+    )
+    resources = json.loads((config / "resourceconfig.json").read_text())
+    assert resources["current_host"] == "algo-1" and resources["current_instance_type"] == "ml.m5.large"
+    channels = json.loads((config / "inputdataconfig.json").read_text())
+    assert set(channels) == {"train", "validation", "code", "sm_drivers"}
+    assert channels["train"]["TrainingInputMode"] == "File"
+    job = json.loads((steps / "Preprocess" / "opt_ml" / "config" / "processingjobconfig.json").read_text())
+    assert job["ProcessingJobName"] == f"pipelines-{first.execution_id}-Preprocess"
+    assert job["ProcessingInputs"][0]["S3Input"]["LocalPath"] == "/opt/ml/processing/input"
