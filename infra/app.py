@@ -22,16 +22,16 @@ import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from stacks import settings as infra_settings  # noqa: E402
 from stacks.cicd import CicdStack  # noqa: E402
-from stacks.kpi import KpiStack, named_query_files  # noqa: E402
+from stacks.kpi import KpiStack  # noqa: E402
 from stacks.ml_platform import STEP_IMAGE_DOCKERFILE, MlPlatformStack  # noqa: E402
 from stacks.notifications import NotificationsStack  # noqa: E402
 
 from localsage import config as project_config  # noqa: E402
 from localsage.aws import LOCAL_ACCOUNT_ID  # noqa: E402
+from localsage.deploy.cdk_cli import NOTE_PREFIX  # noqa: E402
 from localsage.errors import UserError  # noqa: E402
+from localsage.kpi import queries as kpi_queries  # noqa: E402
 from localsage.kpi import schema as kpi_schema  # noqa: E402
-
-NOTE_PREFIX = "localsage-note: "
 
 
 @dataclass
@@ -99,7 +99,7 @@ def build(root: Path | None = None, context: dict | None = None, outdir: str | N
         config=config,
         bucket_name=bucket_name,
         schema=kpi_schema.load_for_project(root),
-        queries=named_query_files(root),
+        queries=kpi_queries.load_queries(root),
         bytes_scanned_cutoff=chosen.athena_bytes_scanned_cutoff,
         quicksight_principal_arns=chosen.quicksight_principal_arns,
         description=f"{config.pipeline_base_name}: Glue KPI table, Athena workgroup and queries",

@@ -16,12 +16,12 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from localsage.config import ProjectConfig
+from localsage.deploy.cdk_cli import BOOTSTRAP_QUALIFIER as CDK_BOOTSTRAP_QUALIFIER
 from stacks import nag
 from stacks.settings import SourceSettings
 
 BUILDSPEC = "buildspec.yaml"
 # The qualifier of the default `cdk bootstrap`; its roles are cdk-<qualifier>-<purpose>-role-<account>-<region>.
-CDK_BOOTSTRAP_QUALIFIER = "hnb659fds"
 
 
 class CicdStack(cdk.Stack):

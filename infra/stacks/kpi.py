@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aws_cdk as cdk
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
@@ -11,9 +9,9 @@ from aws_cdk import aws_quicksight as quicksight
 from constructs import Construct
 
 from localsage.config import ProjectConfig
+from localsage.kpi.queries import QUERY_DIR, NamedQuery
 from localsage.kpi.schema import KpiSchema
 
-QUERIES_FOLDER = Path("infra") / "kpi" / "queries"
 ATHENA_RESULTS_PREFIX = "athena-results/"
 PROJECTION_START = "2020-01-01"
 QUICKSIGHT_ACTIONS = (
@@ -23,11 +21,6 @@ QUICKSIGHT_ACTIONS = (
     "quicksight:DescribeIngestion",
     "quicksight:ListIngestions",
 )
-
-
-def named_query_files(root: Path) -> list[Path]:
-    """The KPI queries that become Athena named queries, in a stable order."""
-    return sorted((root / QUERIES_FOLDER).glob("*.sql"))
 
 
 class KpiStack(cdk.Stack):
@@ -41,7 +34,7 @@ class KpiStack(cdk.Stack):
         config: ProjectConfig,
         bucket_name: str,
         schema: KpiSchema,
-        queries: list[Path],
+        queries: list[NamedQuery],
         bytes_scanned_cutoff: int,
         quicksight_principal_arns: tuple[str, ...],
         **kwargs,
@@ -109,23 +102,23 @@ class KpiStack(cdk.Stack):
             ),
         )
         self.schema = schema
-        self.named_queries = [self._named_query(config, path) for path in queries]
+        self.named_queries = [self._named_query(config, query) for query in queries]
         if quicksight_principal_arns:
             self._quicksight(config, quicksight_principal_arns)
 
-    def _named_query(self, config: ProjectConfig, path: Path) -> athena.CfnNamedQuery:
-        query = athena.CfnNamedQuery(
+    def _named_query(self, config: ProjectConfig, query: NamedQuery) -> athena.CfnNamedQuery:
+        named = athena.CfnNamedQuery(
             self,
-            f"Query{''.join(part.capitalize() for part in path.stem.replace('-', '_').split('_'))}",
-            name=path.stem,
+            f"Query{''.join(part.capitalize() for part in query.name.replace('-', '_').split('_'))}",
+            name=query.name,
             database=config.glue_database,
             work_group=self.workgroup.name,
-            query_string=path.read_text(encoding="utf-8"),
-            description=f"From {QUERIES_FOLDER.as_posix()}/{path.name}",
+            query_string=query.sql,
+            description=f"From {QUERY_DIR.as_posix()}/{query.name}.sql",
         )
-        query.add_resource_dependency(self.workgroup)
-        query.add_resource_dependency(self.database)
-        return query
+        named.add_resource_dependency(self.workgroup)
+        named.add_resource_dependency(self.database)
+        return named
 
     def _quicksight(self, config: ProjectConfig, principal_arns: tuple[str, ...]) -> None:
         base = config.pipeline_base_name

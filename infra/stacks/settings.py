@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from localsage.deploy.cdk_cli import TARGET_CONTEXT_KEY as TARGET_KEY
 from localsage.errors import UserError
 
-TARGET_KEY = "localsage:target"
 TARGETS = ("aws", "local")
 SOURCE_PROVIDERS = ("codestar", "codecommit")
 DEFAULT_BYTES_SCANNED_CUTOFF = 1024**3

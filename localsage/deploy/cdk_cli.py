@@ -22,6 +22,8 @@ CLI = Path("node_modules") / ".bin" / "cdk"
 AWS_OUTDIR = Path("infra") / "cdk.out"
 TARGET_CONTEXT_KEY = "localsage:target"
 NOTE_PREFIX = "localsage-note: "
+# The CDK bootstrap qualifier this project deploys with (the default of `cdk bootstrap`).
+BOOTSTRAP_QUALIFIER = "hnb659fds"
 VALIDATION_REPORT = "validation-report.json"
 
 

@@ -13,7 +13,7 @@ from localsage.deploy import cdk_cli
 from localsage.deploy.local import deploy_local, resolve_stack_names, stacks_to_deploy
 from localsage.errors import UserError
 
-BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+BOOTSTRAP_VERSION_PARAMETER = f"/cdk-bootstrap/{cdk_cli.BOOTSTRAP_QUALIFIER}/version"
 
 
 def synth(root: Path | None = None, local: bool = False, context: dict[str, str] | None = None) -> cdk_cli.Assembly:

@@ -242,8 +242,7 @@ def test_step_image_asset_only_with_a_dockerfile_and_not_for_local(app_module, t
     (project / "ml" / "step.py").write_text("print('step')\n", encoding="utf-8")
     (project / "big-folder-the-image-never-sees").mkdir()
     shutil.copy(REPO / "project.toml", project / "project.toml")
-    (project / "infra" / "kpi").mkdir(parents=True)
-    shutil.copy(REPO / "infra" / "kpi" / "model_kpis.json", project / "infra" / "kpi" / "model_kpis.json")
+    shutil.copytree(REPO / "infra" / "kpi", project / "infra" / "kpi")
 
     with_image = app_module.build(project, context=FULL_CONTEXT, outdir=str(tmp_path / "aws.out"))
     assembly = with_image.app.synth()
