@@ -10,7 +10,7 @@ from constructs import Construct
 
 from localsage.config import ProjectConfig
 from localsage.kpi.queries import QUERY_DIR, NamedQuery
-from localsage.kpi.schema import KpiSchema
+from localsage.kpi.schema import KpiSchema, quicksight_type
 
 ATHENA_RESULTS_PREFIX = "athena-results/"
 PROJECTION_START = "2020-01-01"
@@ -161,7 +161,7 @@ class KpiStack(cdk.Stack):
                         name=config.kpi_table,
                         input_columns=[
                             quicksight.CfnDataSet.InputColumnProperty(
-                                name=column.name, type=_quicksight_type(column.type)
+                                name=column.name, type=quicksight_type(column.type)
                             )
                             for column in (*self.schema.columns, *self.schema.partition_keys)
                         ],
@@ -178,13 +178,3 @@ class KpiStack(cdk.Stack):
 
 def _glue_column(column) -> glue.CfnTable.ColumnProperty:
     return glue.CfnTable.ColumnProperty(name=column.name, type=column.type, comment=column.comment or None)
-
-
-def _quicksight_type(glue_type: str) -> str:
-    return {
-        "double": "DECIMAL",
-        "bigint": "INTEGER",
-        "int": "INTEGER",
-        "boolean": "BOOLEAN",
-        "timestamp": "DATETIME",
-    }.get(glue_type, "STRING")

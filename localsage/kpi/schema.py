@@ -75,6 +75,22 @@ def engine_type(glue_type: str) -> str:
     return _ENGINE_TYPES[glue_type]
 
 
+_QUICKSIGHT_TYPES = {
+    "string": "STRING",
+    "double": "DECIMAL",
+    "bigint": "INTEGER",
+    "int": "INTEGER",
+    "boolean": "BOOLEAN",
+    "date": "DATETIME",
+    "timestamp": "DATETIME",
+}
+
+
+def quicksight_type(glue_type: str) -> str:
+    """The QuickSight data set column type of a Glue column type (beside the SQL one, so both cover every type)."""
+    return _QUICKSIGHT_TYPES[glue_type]
+
+
 def csv_column_types(schema: KpiSchema) -> dict[str, str]:
     """CSV column -> SQL type, in header order (DuckDB's `read_csv(columns=...)`)."""
     return {column.name: engine_type(column.type) for column in schema.columns}
