@@ -1,14 +1,15 @@
 """The project's one interface: `./dev <task>` (or `invoke <task>` inside the venv). `./dev --list` lists them.
 
-A table of contents only: each task parses its flags, calls one toolkit function, and prints the result.
+A table of contents only: each task maps its flags to one call of a command (localsage/commands), run through
+`console.run`, which turns a UserError into one line and an exit code.
 """
 
 from importlib import import_module
 
 from invoke import Collection, task
 
-from localsage import cli
-from localsage import config as project_config
+from localsage.facts.model_registry import ApprovalStatus
+from localsage.views import console
 
 
 def _lazy(module: str):
@@ -22,16 +23,14 @@ def _lazy(module: str):
 
 
 bench_module = _lazy("localsage.bench")
-devtools = _lazy("localsage.devtools")
-notify = _lazy("localsage.notify")
-pipelines = _lazy("localsage.pipelines")
-project_init = _lazy("localsage.project_init")
-registry = _lazy("localsage.registry")
-emulator_module = _lazy("localsage.emulator")
-deploy_commands = _lazy("localsage.deploy.commands")
-kpi_check_module = _lazy("localsage.kpi.check")
-kpi_report_module = _lazy("localsage.kpi.report")
-runner = _lazy("localsage.runner.local_run")
+deploy_commands = _lazy("localsage.commands.deploy")
+devtools = _lazy("localsage.commands.devtools")
+emulator_commands = _lazy("localsage.commands.emulator")
+kpi_commands = _lazy("localsage.commands.kpi")
+local_run_commands = _lazy("localsage.commands.local_run")
+pipeline_commands = _lazy("localsage.commands.pipelines")
+project_commands = _lazy("localsage.commands.project")
+registry_commands = _lazy("localsage.commands.registry")
 
 
 @task(
@@ -67,45 +66,37 @@ def init(
         "emulator_kind": emulator_kind,
         "emulator_port": emulator_port,
     }
-    root = project_config.project_root_or_cwd()
-    path, chosen = cli.run(project_init.initialise, root, values, interactive=False if no_input else None)
-    cli.console.print(f"wrote {path.name}:")
-    cli.print_names(chosen)
+    console.run(project_commands.init_task, values, no_input=no_input)
 
 
 @task(help={"json": "Print the names as JSON."})
 def names(c, json=False):
     """Print every AWS name derived from project.toml (pipelines, groups, topic, database, stacks)."""
-    chosen = cli.run(project_config.load)
-    cli.print_json(project_config.derived_names(chosen)) if json else cli.print_names(chosen)
+    console.run(project_commands.names_task, as_json=json)
 
 
 @task
 def up(c):
     """Start the local AWS emulator (moto server on 127.0.0.1), restoring its saved state; idempotent."""
-    status = cli.run(lambda: emulator_module.for_project(say=cli.say).up())
-    cli.print_emulator_status(status)
+    console.run(emulator_commands.up)
 
 
 @task
 def down(c):
     """Stop the emulator this project started (by its PID only); its state is kept for the next `up`."""
-    cli.console.print(cli.run(lambda: emulator_module.for_project(say=cli.say).down()))
+    console.run(emulator_commands.down)
 
 
 @task(help={"json": "Print the status as JSON."})
 def status(c, json=False):
     """Show whether the emulator runs, its endpoint, PID and memory; exit 1 when it is not healthy."""
-    current = cli.run(lambda: emulator_module.for_project(say=cli.say).status())
-    cli.print_emulator_status(current, as_json=json)
-    if not current.healthy:
-        raise cli.Exit(code=1)
+    console.run(emulator_commands.status, as_json=json)
 
 
 @task
 def reset(c):
     """Erase the emulator's state (buckets, objects, registry entries) and its recording."""
-    cli.console.print(cli.run(lambda: emulator_module.for_project(say=cli.say).reset()))
+    console.run(emulator_commands.reset)
 
 
 @task(
@@ -121,23 +112,22 @@ def reset(c):
 )
 def local_run(c, variant="experimental", param=None, definition=None, backend=None, no_cache=False, json=False):
     """Run the pipeline definition on this machine against the emulator and register the model there."""
-    record = cli.run(
-        runner.local_run,
-        variant,
+    console.run(
+        local_run_commands.local_run_task,
+        as_json=json,
+        variant=variant,
         params=param,
         definition_file=definition,
         backend=backend,
         use_cache=not no_cache,
-        quiet=json,
-        say=cli.say,
+        say=console.say,
     )
-    cli.finish_execution(record, as_json=json)
 
 
 @task(help={"id": "Show the steps of this execution.", "json": "Print as JSON."})
 def executions(c, id=None, json=False):
     """List local executions, newest first, or show one execution's steps (--id)."""
-    cli.show_executions(cli.run(runner.executions, id), as_json=json)
+    console.run(local_run_commands.executions_task, id, as_json=json)
 
 
 _VARIANT_HELP = "experimental (default) or stable: picks the pipeline and its model package group."
@@ -154,9 +144,7 @@ _VERSION_HELP = "Version number or model package ARN (default: the newest Pendin
 )
 def upsert(c, variant="experimental", local=False, aws=False, role_arn=None):
     """Create or update the SageMaker pipeline from ml/pipeline.py (inline definition, project tags); print its ARN."""
-    upserted = cli.run(pipelines.upsert, variant, aws, role_arn, say=cli.say, local=local)
-    cli.say(f"upsert: {'created' if upserted.created else 'updated'} {upserted.pipeline_name} ({upserted.where})")
-    cli.console.print(upserted.pipeline_arn)
+    console.run(pipeline_commands.upsert_task, variant=variant, use_aws=aws, role_arn=role_arn, local=local)
 
 
 @task(
@@ -170,17 +158,13 @@ def upsert(c, variant="experimental", local=False, aws=False, role_arn=None):
 )
 def start(c, variant="experimental", param=None, local=False, aws=False):
     """Start a pipeline execution: in AWS through SageMaker, locally with the local runner."""
-    started = cli.run(pipelines.start, variant, param, aws, say=cli.say, local=local)
-    if started.record is None:
-        cli.console.print(started.execution_arn)
-    else:
-        cli.finish_execution(started.record)
+    console.run(pipeline_commands.start_task, variant=variant, params=param, use_aws=aws, local=local)
 
 
 @task(help={"variant": _VARIANT_HELP, "json": "Print the versions as JSON.", "aws": "List the registry in real AWS."})
 def models(c, variant="experimental", json=False, aws=False):
     """List the model versions of a variant, newest first: approval status, creation time, rmse, ARN."""
-    registry.print_versions(cli.run(registry.list_versions, variant, aws, say=cli.say), as_json=json)
+    console.run(registry_commands.models_task, as_json=json, variant=variant, use_aws=aws)
 
 
 _APPROVAL_HELP = {
@@ -194,29 +178,39 @@ _APPROVAL_HELP = {
 @task(help=dict(_APPROVAL_HELP))  # a copy each: invoke pops the entries it uses
 def approve(c, variant="experimental", version=None, reason=None, aws=False):
     """Approve a model version (default: the newest pending one); locally this also sends its notification."""
-    cli.console.print(
-        cli.run(registry.set_approval, registry.APPROVED, variant, version, reason, aws, say=cli.say).summary()
+    console.run(
+        registry_commands.approval_task,
+        ApprovalStatus.APPROVED,
+        variant=variant,
+        version=version,
+        reason=reason,
+        use_aws=aws,
     )
 
 
 @task(help=dict(_APPROVAL_HELP))  # a copy each: invoke pops the entries it uses
 def reject(c, variant="experimental", version=None, reason=None, aws=False):
     """Reject a model version (default: the newest pending one), with a reason."""
-    cli.console.print(
-        cli.run(registry.set_approval, registry.REJECTED, variant, version, reason, aws, say=cli.say).summary()
+    console.run(
+        registry_commands.approval_task,
+        ApprovalStatus.REJECTED,
+        variant=variant,
+        version=version,
+        reason=reason,
+        use_aws=aws,
     )
 
 
 @task(help={"json": "Print the messages as JSON."})
 def notifications(c, json=False):
     """Print the messages the model events topic delivered in the emulator (oldest first; nothing is consumed)."""
-    notify.print_messages(cli.run(notify.notifications, say=cli.say), as_json=json)
+    console.run(registry_commands.notifications_task, as_json=json)
 
 
 @task
 def lint(c):
-    """Run ruff (lint and format check) over the repository."""
-    cli.run(devtools.lint)
+    """Run ruff (lint and format check) and import-linter (the one-way layers of localsage)."""
+    console.run(devtools.lint)
 
 
 @task(
@@ -228,13 +222,13 @@ def lint(c):
 )
 def test(c, k="", no_lint=False, pytest_args=""):
     """Run ruff and the whole test suite (unit, end-to-end against the real emulator, infra)."""
-    cli.run(devtools.test, k=k, run_lint=not no_lint, extra=pytest_args)
+    console.run(devtools.test, k=k, run_lint=not no_lint, extra=pytest_args)
 
 
 @task
 def lock(c):
     """Re-resolve pyproject.toml into requirements.lock in a scratch venv (run after editing dependencies)."""
-    cli.console.print(cli.run(devtools.lock, say=cli.say))
+    console.run(devtools.lock_task)
 
 
 @task(
@@ -249,8 +243,7 @@ def lock(c):
 )
 def kpi_check(c, sql=None, source=None, aws=False, json=False, allow_empty=False):
     """Check the KPI files' headers and every KPI query (Athena SQL portability, then a run in DuckDB)."""
-    root = project_config.project_root()
-    cli.run(kpi_check_module.check_task, root, sql or [], source, aws, json, cli.say, allow_empty)
+    console.run(kpi_commands.check_task, sql or [], source, aws, json, allow_empty)
 
 
 @task(
@@ -262,8 +255,7 @@ def kpi_check(c, sql=None, source=None, aws=False, json=False, allow_empty=False
 )
 def kpi_report(c, output=None, source=None, aws=False):
     """Write one self-contained HTML report of the model KPIs (charts, regressions, latest run) and print its path."""
-    path = cli.run(kpi_report_module.write_report, project_config.project_root(), output, source, aws, say=cli.say)
-    cli.console.print(str(path))
+    console.run(kpi_commands.report_task, output, source, aws)
 
 
 @task(
@@ -275,8 +267,7 @@ def kpi_report(c, output=None, source=None, aws=False):
 )
 def bench(c, suite, json=False):
     """Run a benchmark suite (e.g. `./dev bench kpi`) and print its times and peak memory."""
-    results = cli.run(bench_module.run, suite, project_config.project_root(), say=cli.say)
-    cli.print_json(results) if json else bench_module.print_results(results, cli.console)
+    console.run(bench_module.run_task, suite, as_json=json)
 
 
 _CONTEXT_HELP = "CDK context key=value (repeatable), over infra/cdk.json's, e.g. notification_email=team@example.com."
@@ -288,9 +279,7 @@ _STACKS_HELP = "Only these stacks (repeatable or comma-separated): ml-platform, 
 )
 def synth(c, local=False, context=None):
     """Synthesize every CDK stack into infra/cdk.out; print each template's path and resource count."""
-    assembly = cli.run(lambda: deploy_commands.synth(None, local, cli.split_params(context, "--context")))
-    for line in deploy_commands.summary_lines(assembly):
-        cli.console.print(line)
+    console.run(deploy_commands.synth_task, local, context)
 
 
 @task(
@@ -299,13 +288,7 @@ def synth(c, local=False, context=None):
 )
 def diff(c, aws=False, stacks=None, context=None):
     """Show what a deploy would change: against the emulator (template diff) or, with --aws, against AWS."""
-    cli.console.print(
-        cli.run(
-            lambda: deploy_commands.diff(
-                None, aws, deploy_commands.stack_list(stacks), cli.split_params(context, "--context"), say=cli.say
-            )
-        )
-    )
+    console.run(deploy_commands.diff_task, aws, stacks, context)
 
 
 @task(
@@ -320,17 +303,7 @@ def diff(c, aws=False, stacks=None, context=None):
 )
 def deploy(c, local=False, aws=False, stacks=None, yes=False, context=None):
     """Deploy the stacks: to the emulator (CDK CLI + local provisioners; idempotent) or, with --aws, to AWS."""
-    cli.run(
-        lambda: deploy_commands.deploy(
-            None,
-            aws,
-            deploy_commands.stack_list(stacks),
-            yes,
-            cli.split_params(context, "--context"),
-            say=cli.say,
-            local=local,
-        )
-    )
+    console.run(deploy_commands.deploy_task, local, aws, stacks, yes, context)
 
 
 emulator = Collection("emulator", up, down, status, reset)

@@ -1,4 +1,4 @@
-"""The CDK app: every stack of the project, named from project.toml through localsage.config.
+"""The CDK app: every stack of the project, named from project.toml through localsage.facts.config.
 
 Run by `./dev synth` / `./dev deploy` (or `cdk synth` in infra/). Plain `python app.py` ignores cdk.json,
 so its context (the feature flags, and the project's settings) is loaded here; CDK_CONTEXT_JSON
@@ -8,7 +8,6 @@ unless CDK_OUTDIR says otherwise. A mistake in the context stops synth with one 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -20,18 +19,18 @@ if str(INFRA) not in sys.path:
 
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
-from stacks import settings as infra_settings  # noqa: E402
 from stacks.cicd import CicdStack  # noqa: E402
 from stacks.kpi import KpiStack  # noqa: E402
 from stacks.ml_platform import STEP_IMAGE_DOCKERFILE, MlPlatformStack  # noqa: E402
 from stacks.notifications import NotificationsStack  # noqa: E402
 
-from localsage import config as project_config  # noqa: E402
-from localsage.aws import LOCAL_ACCOUNT_ID  # noqa: E402
-from localsage.deploy.cdk_cli import NOTE_PREFIX  # noqa: E402
 from localsage.errors import UserError  # noqa: E402
+from localsage.facts import cdk_context as infra_settings  # noqa: E402
+from localsage.facts import config as project_config  # noqa: E402
+from localsage.facts import kpi_schema  # noqa: E402
+from localsage.facts.cdk_context import NOTE_PREFIX  # noqa: E402
+from localsage.facts.config import LOCAL_ACCOUNT_ID  # noqa: E402
 from localsage.kpi import queries as kpi_queries  # noqa: E402
-from localsage.kpi import schema as kpi_schema  # noqa: E402
 
 
 @dataclass
@@ -43,17 +42,12 @@ class BuiltApp:
     notes: list[str] = field(default_factory=list)
 
 
-def cdk_json_context() -> dict:
-    """The `context` of infra/cdk.json: feature flags and the project's own keys."""
-    return json.loads((INFRA / "cdk.json").read_text(encoding="utf-8")).get("context", {})
-
-
 def build(root: Path | None = None, context: dict | None = None, outdir: str | None = None) -> BuiltApp:
     """Build every stack (not yet synthesized); `context` is applied over cdk.json's."""
     root = root or project_config.project_root(INFRA)
     config = project_config.load(root)
     app = cdk.App(
-        context={**cdk_json_context(), **(context or {})},
+        context={**infra_settings.cdk_json_context(INFRA.parent), **(context or {})},
         outdir=outdir or os.environ.get("CDK_OUTDIR") or str(INFRA / "cdk.out"),
         analytics_reporting=False,
     )

@@ -24,8 +24,8 @@ def state_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def local_target(state_dir):
     """The real emulator, started once, with this process pointed at it (the same path every task takes)."""
-    from localsage import targets
-    from localsage.emulator import for_project
+    from localsage.adapters import targets
+    from localsage.adapters.emulators.selection import for_project
 
     target = targets.local(REPO, say=lambda message: None)
     yield target
@@ -35,7 +35,7 @@ def local_target(state_dir):
 @pytest.fixture
 def project_root(tmp_path, monkeypatch) -> Path:
     """An empty project folder with a default project.toml, for config and init tests."""
-    from localsage import config
+    from localsage.facts import config
 
     config.write(config.ProjectConfig(), tmp_path)
     monkeypatch.setenv("LOCALSAGE_ROOT", str(tmp_path))

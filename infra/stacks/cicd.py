@@ -15,10 +15,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from localsage.config import ProjectConfig
-from localsage.deploy.cdk_cli import BOOTSTRAP_QUALIFIER as CDK_BOOTSTRAP_QUALIFIER
+from localsage.facts.cdk_context import BOOTSTRAP_QUALIFIER as CDK_BOOTSTRAP_QUALIFIER
+from localsage.facts.cdk_context import SourceSettings
+from localsage.facts.config import ProjectConfig
 from stacks import nag
-from stacks.settings import SourceSettings
 
 BUILDSPEC = "buildspec.yaml"
 # The qualifier of the default `cdk bootstrap`; its roles are cdk-<qualifier>-<purpose>-role-<account>-<region>.

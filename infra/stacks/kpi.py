@@ -8,9 +8,9 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_quicksight as quicksight
 from constructs import Construct
 
-from localsage.config import ProjectConfig
+from localsage.facts.config import ProjectConfig
+from localsage.facts.kpi_schema import KpiSchema, quicksight_type
 from localsage.kpi.queries import QUERY_DIR, NamedQuery
-from localsage.kpi.schema import KpiSchema, quicksight_type
 
 ATHENA_RESULTS_PREFIX = "athena-results/"
 PROJECTION_START = "2020-01-01"

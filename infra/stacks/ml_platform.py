@@ -11,7 +11,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from localsage.config import VARIANTS, ProjectConfig
+from localsage.facts.config import VARIANTS, ProjectConfig
 from stacks import nag
 
 STEP_IMAGE_DOCKERFILE = Path("docker") / "Dockerfile"

@@ -11,8 +11,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from localsage import events as model_events
-from localsage.config import ProjectConfig
+from localsage.facts import events as model_events
+from localsage.facts.config import ProjectConfig
 from stacks import nag
 
 

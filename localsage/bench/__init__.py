@@ -26,6 +26,15 @@ def run(suite: str, root: Path, say: Callable[[str], None] = print) -> dict:
     return importlib.import_module(module_name).run(root, say=say)
 
 
+def run_task(suite: str, as_json: bool = False) -> None:
+    """`./dev bench SUITE`: run it and print its measurements (or JSON)."""
+    from localsage.facts.config import project_root
+    from localsage.views.console import console, print_json, say
+
+    results = run(suite, project_root(), say=say)
+    print_json(results) if as_json else print_results(results, console)
+
+
 def print_results(results: dict, console) -> None:
     """Measurements as indented `name  value` lines (nested mappings become sections)."""
 

@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from localsage import config as project_config
 from localsage.errors import UserError
-from localsage.kpi import schema as kpi_schema
+from localsage.facts import config as project_config
+from localsage.facts import kpi_schema
 
 DAILY_ROWS = 1_000_000
 DAYS = 365

@@ -19,9 +19,11 @@ from pathlib import Path
 
 from localsage.bench import harness
 from localsage.errors import UserError
+from localsage.facts import config as project_config
+from localsage.project import layout
 
-# RegisterModel's local notification reads infra/cdk.json through infra/stacks/settings.py.
-PROJECT_FILES = ("ml", "infra/kpi", "infra/cdk.json", "infra/stacks", "project.toml", "requirements.lock", "tasks.py")
+# RegisterModel's local notification reads infra/cdk.json (which groups notify).
+PROJECT_FILES = ("ml", "infra/kpi", "infra/cdk.json", "project.toml", "requirements.lock", "tasks.py")
 DEFAULT_ROUNDS = 5
 
 
@@ -70,7 +72,7 @@ class BenchProject:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, target)
         if sample_rows:
-            data = self.project / "ml" / "data" / "abalone.csv"
+            data = layout.sample_data_file(self.project)
             lines = data.read_text().splitlines(keepends=True)
             data.write_text("".join(lines[: sample_rows + 1]))
         self.env = {**os.environ, "LOCALSAGE_STATE_DIR": str(scratch / "state"), "LOCALSAGE_ROOT": str(self.project)}
@@ -100,7 +102,7 @@ class BenchProject:
         return measurement
 
     def edit(self, round_number: int) -> harness.Measurement:
-        script = self.project / "ml" / "scripts" / "train.py"
+        script = self.project / layout.SCRIPTS_DIR / "train.py"
         script.write_text(script.read_text() + f"# bench edit {round_number}\n")
         measurement, summary = self.local_run("edit")
         self._expect_cache(summary, {"Preprocess": True, "Train": False}, "edit")
@@ -111,7 +113,7 @@ class BenchProject:
         if self.work.exists():
             shutil.rmtree(self.work)
         self.work.mkdir()
-        scripts = self.project / "ml" / "scripts"
+        scripts = self.project / layout.SCRIPTS_DIR
         python = sys.executable
         hyperparameters = self._hyperparameters()
         steps = [
@@ -119,7 +121,7 @@ class BenchProject:
                 python,
                 str(scripts / "preprocess.py"),
                 "--input",
-                str(self.project / "ml" / "data" / "abalone.csv"),
+                str(layout.sample_data_file(self.project)),
                 "--output-dir",
                 str(self.work),
             ],
@@ -151,10 +153,14 @@ class BenchProject:
 
     def _definition(self) -> dict:
         """The definition local-run built for this copy (the source of the floor's arguments)."""
-        from localsage.runner.local_run import definition_cache_file
+        from localsage.project.definitions import definition_cache_file
 
         state_dir = Path(self.env["LOCALSAGE_STATE_DIR"])
-        return json.loads(definition_cache_file(state_dir, "experimental").read_text())["definition"]
+        return json.loads(
+            definition_cache_file(
+                state_dir, project_config.load(self.project).pipeline_name("experimental")
+            ).read_text()
+        )["definition"]
 
     def _definition_parameter(self, name: str) -> object:
         return next(p["DefaultValue"] for p in self._definition()["Parameters"] if p["Name"] == name)

@@ -25,7 +25,7 @@ def buckets_adopted(target, stacks: list[StackTemplate], say: Callable[[str], No
     try:
         for bucket in _buckets_outside_their_stacks(target, stacks):
             holding = f"{bucket[:40]}-adopting-{secrets.token_hex(4)}"
-            s3.create_bucket(Bucket=holding, **_location(target))
+            s3.create_bucket(Bucket=holding, **target.config.bucket_location())
             held.append((bucket, holding))  # from here on, `finally` moves everything back, whatever fails
             count = _move_objects(s3, bucket, holding)
             s3.delete_bucket(Bucket=bucket)
@@ -34,7 +34,7 @@ def buckets_adopted(target, stacks: list[StackTemplate], say: Callable[[str], No
     finally:
         for bucket, holding in held:
             if not _exists(s3, bucket):
-                s3.create_bucket(Bucket=bucket, **_location(target))
+                s3.create_bucket(Bucket=bucket, **target.config.bucket_location())
             _move_objects(s3, holding, bucket)
             s3.delete_bucket(Bucket=holding)
 
@@ -75,7 +75,3 @@ def _exists(s3, bucket: str) -> bool:
         return True
     except ClientError:
         return False
-
-
-def _location(target) -> dict:
-    return {} if target.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": target.region}}

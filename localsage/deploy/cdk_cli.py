@@ -14,16 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localsage import config as project_config
 from localsage.errors import UserError
+from localsage.facts import config as project_config
+from localsage.facts.cdk_context import NOTE_PREFIX, TARGET_KEY
 
 APP = Path("infra") / "app.py"
 CLI = Path("node_modules") / ".bin" / "cdk"
 AWS_OUTDIR = Path("infra") / "cdk.out"
-TARGET_CONTEXT_KEY = "localsage:target"
-NOTE_PREFIX = "localsage-note: "
-# The CDK bootstrap qualifier this project deploys with (the default of `cdk bootstrap`).
-BOOTSTRAP_QUALIFIER = "hnb659fds"
 VALIDATION_REPORT = "validation-report.json"
 
 
@@ -93,7 +90,7 @@ def synth(
         **(environment or os.environ),
         **jsii_environment(root),
         "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps({**(context or {}), TARGET_CONTEXT_KEY: target}),
+        "CDK_CONTEXT_JSON": json.dumps({**(context or {}), TARGET_KEY: target}),
         "LOCALSAGE_ROOT": str(root),
     }
     (outdir / VALIDATION_REPORT).unlink(missing_ok=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localsage import targets
+from localsage.adapters import targets
 from localsage.deploy import cdk_cli, provisioners
 from localsage.deploy.adopt import buckets_adopted
 from localsage.deploy.provisioners import (
@@ -42,7 +42,7 @@ class StackOutcome:
 
 def stacks_to_deploy(root: Path, requested: list[str] | None, say: Callable[[str], None]) -> list[str]:
     """The stack names for the emulator: all (or the requested ones) except those that exist only in AWS."""
-    from localsage import config as project_config
+    from localsage.facts import config as project_config
 
     names = project_config.load(root).stack_names
     chosen = resolve_stack_names(names, requested)

@@ -1,6 +1,6 @@
-"""`./dev kpi-check`: fetch the KPI files, check their headers, check each query's portability, run it in DuckDB.
+"""The KPI check: fetch the KPI files, check their headers, check each query's portability, run it in DuckDB.
 
-Imported by tasks.py at start-up: DuckDB and sqlglot are imported inside the functions.
+DuckDB and sqlglot are imported inside the functions (a task that only lists KPI files stays light).
 """
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localsage import cli
-from localsage import config as project_config
 from localsage.errors import UserError
+from localsage.facts import config as project_config
+from localsage.facts import kpi_schema
 from localsage.kpi import queries as kpi_queries
-from localsage.kpi import schema as kpi_schema
 
 
 @dataclass
@@ -49,7 +48,7 @@ def fetch_data(root: Path, source: Path | None, use_aws: bool, say: Callable[[st
             raise UserError(f"--source {source}: no such folder: give the folder holding the dt=<yyyy-MM-dd>/ folders")
         hint = "give the folder holding the dt=<yyyy-MM-dd>/ folders"
         return KpiData(source, _checked_files(source, schema, hint), str(source))
-    from localsage import targets
+    from localsage.adapters import targets
     from localsage.kpi import sync
 
     target = targets.real_aws(root) if use_aws else targets.local(root, say=say)
@@ -150,42 +149,8 @@ def failure_lines(outcomes: list[QueryOutcome], root: Path) -> list[str]:
     for outcome in outcomes:
         if outcome.problems:
             more = f" (+{len(outcome.problems) - 1} more)" if len(outcome.problems) > 1 else ""
-            lines.append(f"{_shown_path(outcome.path, root)}: {outcome.problems[0]}{more}")
+            lines.append(f"{shown_path(outcome.path, root)}: {outcome.problems[0]}{more}")
     return lines
-
-
-def as_json(outcomes: list[QueryOutcome], root: Path) -> list[dict]:
-    """The outcomes as plain data (what `--json` prints)."""
-    return [
-        {
-            "name": outcome.name,
-            "path": _shown_path(outcome.path, root),
-            "ok": outcome.ok,
-            "problems": outcome.problems,
-            "columns": list(outcome.columns),
-            "row_count": outcome.row_count,
-            "preview": [list(row) for row in outcome.rows],
-            "duckdb_sql": outcome.duckdb_sql,
-        }
-        for outcome in outcomes
-    ]
-
-
-def print_outcomes(outcomes: list[QueryOutcome], root: Path, console) -> None:
-    """Each query's result as a table (a preview of its first rows), then its problems."""
-    from rich.table import Table
-
-    for outcome in outcomes:
-        title = f"{outcome.name}  ({_shown_path(outcome.path, root)})"
-        if outcome.ok:
-            table = Table(*outcome.columns, title=title, caption=f"{outcome.row_count} rows", title_justify="left")
-            for row in outcome.rows:
-                table.add_row(*(cell_text(value) for value in row))
-            console.print(table)
-        else:
-            console.print(f"[bold red]FAILED[/] {title}")
-            for problem in outcome.problems:
-                console.print(f"  {problem}", markup=False)
 
 
 def cell_text(value: object) -> str:
@@ -195,31 +160,8 @@ def cell_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _shown_path(path: Path, root: Path) -> str:
+def shown_path(path: Path, root: Path) -> str:
     try:
         return str(path.resolve().relative_to(root.resolve()))
     except ValueError:
         return str(path)
-
-
-def check_task(
-    root: Path,
-    sql_files: Sequence[str],
-    source: str | None,
-    use_aws: bool,
-    json_output: bool,
-    say,
-    allow_empty: bool = False,
-) -> None:
-    """kpi-check as the task runs it: print the results, then fail with one line per failing query."""
-    outcomes = check(root, sql_files, source, use_aws, say, allow_empty)
-    if json_output:
-        cli.print_json(as_json(outcomes, root))
-    else:
-        print_outcomes(outcomes, root, cli.console)
-    failures = failure_lines(outcomes, root)
-    if failures:
-        for line in failures:
-            cli.err_console.print(line, markup=False)
-        raise UserError(f"{len(failures)} of {len(outcomes)} KPI queries failed", exit_code=1)
-    say(f"all {len(outcomes)} KPI queries passed")

@@ -9,7 +9,7 @@ import duckdb
 from sqlglot import exp
 
 from localsage.errors import UserError
-from localsage.kpi.schema import KpiSchema, csv_column_types, engine_type, table_column_types
+from localsage.facts.kpi_schema import KpiSchema, csv_column_types, engine_type, table_column_types
 
 # Keeps the 1M-row benchmark under 300 MB peak RSS (measured 280 MB; 200MB gave 321 MB): DuckDB spills the
 # rest of its window sorts to temp_directory, which costs some speed on large inputs.

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from localsage.errors import UserError
-from localsage.kpi.schema import SCHEMA_FILE, KpiSchema
+from localsage.facts.kpi_schema import SCHEMA_FILE, KpiSchema
 
 PARTITION_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 

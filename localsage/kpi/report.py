@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from localsage import config as project_config
 from localsage.errors import UserError
+from localsage.facts import config as project_config
+from localsage.facts import kpi_schema
 from localsage.kpi import queries as kpi_queries
-from localsage.kpi import schema as kpi_schema
 from localsage.kpi.check import cell_text, fetch_data
 
 METRICS = ("rmse", "mse", "mae", "r2")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localsage import config as project_config
+from localsage.adapters.targets import Target
 from localsage.errors import UserError
+from localsage.facts import config as project_config
 from localsage.kpi.files import NoKpiFiles
-from localsage.targets import Target
 
 MANIFEST = ".manifest.json"
 DOWNLOAD_THREADS = 8

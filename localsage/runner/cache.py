@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from localsage.runner import s3io
+from localsage.adapters import s3io
 
 _DURATION = re.compile(
     r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -53,25 +53,10 @@ class CacheEntry:
     outputs: dict[str, str] = field(default_factory=dict)  # output URI -> content digest when stored
 
 
-# SageMaker's default cache key attributes per step type ("Default cache key attributes by pipeline step type").
-CACHE_KEY_ATTRIBUTES = {
-    "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
-    "Training": (
-        "AlgorithmSpecification",
-        "CheckpointConfig",
-        "DebugHookConfig",
-        "DebugRuleConfigurations",
-        "Environment",
-        "HyperParameters",
-        "InputDataConfig",
-    ),
-}
-
-
-def cache_key(step_type: str, arguments: dict, input_uris: list[str], s3) -> str:
-    """The cache key of a step: its key attributes, each S3 input's URI replaced by its content digest."""
-    attributes = CACHE_KEY_ATTRIBUTES.get(step_type)
-    if attributes is not None:
+def cache_key(step_type: str, attributes: tuple[str, ...], arguments: dict, input_uris: list[str], s3) -> str:
+    """The cache key of a step: its key `attributes` (all arguments when empty), each S3 input's URI replaced by
+    its content digest."""
+    if attributes:
         arguments = {name: arguments[name] for name in attributes if name in arguments}
     digests = {uri: s3io.content_digest(s3, uri) for uri in input_uris}
 

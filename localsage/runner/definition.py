@@ -21,6 +21,7 @@ from localsage.runner.expressions import (
     EXPERIMENT,
     PARAMETER,
     PROPERTY_FILE,
+    STEP_PROPERTY,
     DefinitionError,
     PathPart,
     Reference,
@@ -45,6 +46,8 @@ __all__ = [
 SCHEMA_VERSION = "2020-12-01"
 PARAMETER_TYPES = {"String": (str,), "Integer": (int,), "Float": (float, int), "Boolean": (bool,)}
 COMPLETED = "Completed"
+# The one step type whose arguments hold other steps (its IfSteps and ElseSteps branches).
+CONDITION_TYPE = "Condition"
 BRANCHES = {"IfSteps": True, "ElseSteps": False}
 
 
@@ -208,7 +211,7 @@ _NOT_STEPS = {PARAMETER, EXECUTION, EXPERIMENT}
 
 
 def _scan_step(step: Step) -> Iterator[Reference]:
-    if step.type == "Condition":
+    if step.type == CONDITION_TYPE:
         conditions_path = step.where + "Arguments.Conditions"
         for index, condition in enumerate(step.conditions):
             yield from condition_references(condition, child_path(conditions_path, index))
@@ -325,7 +328,7 @@ def _load_step(raw: object, path: str, steps: dict[str, Step], branches: dict[st
     if owner is not None:
         branches[name] = owner
     steps[name] = step
-    if kind == "Condition":
+    if kind == CONDITION_TYPE:
         _load_condition(step, steps, branches)
 
 
@@ -386,16 +389,17 @@ def _load_property_files(raw: object, where: str) -> dict[str, PropertyFile]:
     return files
 
 
-def validate(definition: PipelineDefinition, supported_step_types: set[str]) -> None:
+def validate(definition: PipelineDefinition, step_properties: Mapping[str, frozenset[str]]) -> None:
     """Fail before anything runs on what the local runner cannot do.
 
-    Checks, naming the step and JSON path: step types outside `supported_step_types`, DependsOn triggers other than
-    Completed, expressions or conditions the evaluator does not know, references to unknown steps, parameters or
-    property files, and cycles.
+    `step_properties` maps each step type the runner runs to the top-level properties its steps expose.
+    Checks, naming the step and JSON path: unsupported step types, DependsOn triggers other than Completed,
+    expressions or conditions the evaluator does not know, references to unknown steps, parameters, property
+    files or properties, and cycles.
     """
-    supported = ", ".join(sorted(supported_step_types))
+    supported = ", ".join(sorted(step_properties))
     for step in definition.steps.values():
-        if step.type not in supported_step_types:
+        if step.type not in step_properties:
             raise DefinitionError(
                 f"step {step.name} has type {step.type}, which the local runner does not support yet; "
                 f"supported: {supported}"
@@ -408,11 +412,13 @@ def validate(definition: PipelineDefinition, supported_step_types: set[str]) -> 
                     "after its dependencies completed; remove the trigger (run conditions are not supported yet)"
                 )
         for reference in definition.step_references(step.name):
-            _check_reference(definition, reference)
+            _check_reference(definition, reference, step_properties)
     definition.topological_order()
 
 
-def _check_reference(definition: PipelineDefinition, reference: Reference) -> None:
+def _check_reference(
+    definition: PipelineDefinition, reference: Reference, step_properties: Mapping[str, frozenset[str]]
+) -> None:
     if reference.kind == PARAMETER and reference.name not in definition.parameters:
         known = ", ".join(definition.parameters) or "none"
         raise DefinitionError(
@@ -426,6 +432,13 @@ def _check_reference(definition: PipelineDefinition, reference: Reference) -> No
         raise DefinitionError(
             f"{reference.path} reads property file {reference.parts[0]} of step {upstream.name}, "
             f"which declares no such PropertyFiles entry (declared: {known})"
+        )
+    exposed = step_properties.get(upstream.type)
+    if reference.kind == STEP_PROPERTY and exposed is not None and reference.parts[0] not in exposed:
+        known = ", ".join(sorted(exposed)) or "none"
+        raise DefinitionError(
+            f"{reference.path} reads property {reference.parts[0]} of step {upstream.name} ({upstream.type}), "
+            f"which a {upstream.type} step does not have (its properties: {known})"
         )
 
 

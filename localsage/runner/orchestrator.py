@@ -1,8 +1,8 @@
-"""Runs a pipeline definition: schedules steps by their dependencies, resolves arguments, caches, records.
+"""Schedules a definition's steps by their dependencies, resolves their arguments, caches, records.
 
-Independent steps run concurrently (bounded by the cores); a failed step stops the scheduling of new
-steps; Ctrl-C terminates the running step processes and marks the execution Stopped (a re-run resumes
-from the cache). The handler of each step type does the work; the backend runs its container.
+Independent steps run concurrently (bounded by `RunOptions.max_parallel`); a failed step stops the scheduling
+of new steps; a stop (Ctrl-C) terminates the running step containers and marks the execution Stopped (a re-run
+resumes from the cache). Each step's type does the work (`steps.registry`); the backend runs its container.
 """
 
 from __future__ import annotations
@@ -11,18 +11,22 @@ import json
 import os
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
-from localsage.runner import s3io
-from localsage.runner.backends import Backend
+from localsage.adapters import s3io
+from localsage.runner.backends.base import Backend
 from localsage.runner.cache import CacheEntry, StepCache, cache_key
 from localsage.runner.definition import PipelineDefinition, Step, property_file_locator, validate
 from localsage.runner.expressions import EXECUTION_VARIABLES, Context, EvaluationError, resolve
 from localsage.runner.records import ExecutionRecord, ExecutionStore, StepRecord
-from localsage.runner.steps import ExecutionStopped, StepContext, StepFailed, StepHandler, handlers, job_name
+from localsage.runner.statuses import ExecutionStatus, StepStatus
+from localsage.runner.steps.base import ExecutionStopped, StepContext, StepFailed, StepType, job_name
+from localsage.runner.steps.registry import step_types
 
 
 @dataclass
@@ -41,6 +45,37 @@ class Execution:
     pipeline_arn: str
 
 
+class Observer(Protocol):
+    """Who watches an execution (the progress view): told of every change, and of a failed step's log tail."""
+
+    def refresh(self, record: ExecutionRecord) -> None: ...
+
+    def step_changed(self, record: ExecutionRecord, step: StepRecord) -> None: ...
+
+    def failure(self, step: StepRecord, tail: list[str]) -> None: ...
+
+
+class Unobserved:
+    """No one watches."""
+
+    def refresh(self, record: ExecutionRecord) -> None:
+        pass
+
+    def step_changed(self, record: ExecutionRecord, step: StepRecord) -> None:
+        pass
+
+    def failure(self, step: StepRecord, tail: list[str]) -> None:
+        pass
+
+
+def check(definition: PipelineDefinition, types: Mapping[str, StepType] | None = None) -> None:
+    """Everything that can be refused before a step runs: step types, expressions, each type's own checks."""
+    types = types or step_types()
+    validate(definition, {name: step_type.property_names() for name, step_type in types.items()})
+    for step in definition.steps.values():
+        types[step.type].check(step)
+
+
 class Orchestrator:
     def __init__(
         self,
@@ -52,8 +87,9 @@ class Orchestrator:
         store: ExecutionStore,
         cache: StepCache,
         options: RunOptions,
-        progress,
+        observer: Observer,
         say=print,
+        types: Mapping[str, StepType] | None = None,
     ):
         self.definition = definition
         self.parameters = parameters
@@ -63,23 +99,15 @@ class Orchestrator:
         self.store = store
         self.cache = cache
         self.options = options
-        self.progress = progress
+        self.observer = observer
         self.say = say
-        self.handlers = handlers()
+        self.types = types or step_types()
         self.properties: dict[str, dict] = {}
         self.outcomes: dict[str, bool] = {}
         self.running: dict = {}
         self.running_lock = threading.Lock()
         self.stopping = threading.Event()
         self.started_at = datetime.now(UTC)
-
-    @staticmethod
-    def check(definition: PipelineDefinition) -> None:
-        """Everything that can be refused before a step runs: step types, expressions, handler arguments."""
-        supported = handlers()
-        validate(definition, set(supported))
-        for step in definition.steps.values():
-            supported[step.type].check(step)
 
     def client(self, service: str):
         return self.target.client(service)
@@ -128,10 +156,11 @@ class Orchestrator:
 
     def read_json(self, uri: str) -> object:
         bucket, key = s3io.split_uri(uri)
+        s3 = self.client("s3")
         try:
-            body = self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             return json.loads(body)
-        except self.client("s3").exceptions.NoSuchKey:
+        except s3.exceptions.NoSuchKey:
             raise EvaluationError(f"the property file {uri} does not exist: did the step write it?") from None
         except ValueError as exc:
             raise EvaluationError(f"the property file {uri} is not JSON ({exc})") from None
@@ -139,8 +168,7 @@ class Orchestrator:
     # ---- running ------------------------------------------------------------------------------
 
     def run(self, record: ExecutionRecord) -> ExecutionRecord:
-        order = self.definition.topological_order()
-        for name in order:
+        for name in self.definition.topological_order():
             record.steps[name] = StepRecord(name, self.definition.steps[name].type)
         self.store.save(record)
         futures: dict[Future, str] = {}
@@ -150,14 +178,14 @@ class Orchestrator:
                 while True:
                     if not failed:
                         for name in self._ready(record, futures.values()):
-                            record.steps[name].status = "Executing"
+                            record.steps[name].status = StepStatus.EXECUTING
                             record.steps[name].started = time.time()
                             self._changed(record, name)
                             futures[pool.submit(self._run_step, name, record)] = name
                     if not futures:
                         break
                     done, _ = wait(list(futures), timeout=0.2, return_when=FIRST_COMPLETED)
-                    self.progress.refresh(record)
+                    self.observer.refresh(record)
                     for future in done:
                         name = futures.pop(future)
                         failed |= self._settle(record, name, future)
@@ -171,14 +199,14 @@ class Orchestrator:
         skipped = self.definition.skipped_steps(self.outcomes)
         ready = []
         for name, step in record.steps.items():
-            if step.status != "Pending" or name in in_flight:
+            if step.status != StepStatus.PENDING or name in in_flight:
                 continue
             if name in skipped:
-                step.status = "Skipped"
+                step.status = StepStatus.SKIPPED
                 self._changed(record, name)
                 continue
             needs = self.definition.dependencies(name)
-            if all(record.steps[need].status in ("Succeeded", "Skipped") for need in needs if need in record.steps):
+            if all(record.steps[need].status.settled for need in needs if need in record.steps):
                 ready.append(name)
         return ready
 
@@ -186,14 +214,20 @@ class Orchestrator:
         if self.stopping.is_set():
             raise ExecutionStopped()
         step = self.definition.steps[name]
-        handler = self.handlers[step.type]
+        step_type = self.types[step.type]
         step_record = record.steps[name]
-        arguments = self._arguments(step, self.context(step_name=name))
+        arguments = self._arguments(step, step_type, self.context(step_name=name))
         step_record.arguments = arguments
         key = None
-        if self._cache_enabled(step, handler):
-            symbolic = self._arguments(step, self.context(symbolic_execution=True))
-            key = cache_key(step.type, symbolic, handler.input_uris(arguments), self.client("s3"))
+        if self._cache_enabled(step, step_type):
+            symbolic = self._arguments(step, step_type, self.context(symbolic_execution=True))
+            key = cache_key(
+                step.type,
+                step_type.cache_key_attributes,
+                symbolic,
+                step_type.input_uris(arguments),
+                self.client("s3"),
+            )
             entry = self.cache.lookup(name, key, step.cache_config.expire_after)
             if entry and self._outputs_unchanged(entry):
                 step_record.cache_hit = True
@@ -202,8 +236,8 @@ class Orchestrator:
                 step_record.properties = entry.properties
                 return
         work_dir = self.store.execution_dir(self.execution.execution_id) / "steps" / name
-        step_record.log = str(work_dir / "logs" / "output.log") if handler.step_type in _CONTAINER_STEPS else None
-        result = handler.run(arguments, self._step_context(step, work_dir))
+        step_record.log = str(work_dir / "logs" / "output.log") if step_type.runs_container else None
+        result = step_type.run(arguments, self._step_context(step, work_dir))
         self.properties[name] = result.properties
         step_record.properties = result.properties
         if result.outcome is not None:
@@ -211,7 +245,7 @@ class Orchestrator:
             self.outcomes[name] = result.outcome
         if key:
             outputs = {
-                uri: s3io.content_digest(self.client("s3"), uri) for uri in handler.output_uris(result.properties)
+                uri: s3io.content_digest(self.client("s3"), uri) for uri in step_type.output_uris(result.properties)
             }
             self.cache.store(
                 CacheEntry(key, name, self.execution.execution_id, time.time(), result.properties, outputs)
@@ -227,23 +261,20 @@ class Orchestrator:
             s3io.content_digest(self.client("s3"), uri) == digest for uri, digest in entry.outputs.items()
         )
 
-    def _arguments(self, step: Step, context: Context) -> dict:
-        source = {"Conditions": step.conditions} if step.type == "Condition" else step.arguments
-        return resolve(source, context, f"{step.where}Arguments")
+    def _arguments(self, step: Step, step_type: StepType, context: Context) -> dict:
+        return resolve(step_type.arguments_of(step), context, f"{step.where}Arguments")
 
-    def _cache_enabled(self, step: Step, handler: StepHandler) -> bool:
-        return self.options.use_cache and handler.cacheable and bool(step.cache_config and step.cache_config.enabled)
+    def _cache_enabled(self, step: Step, step_type: StepType) -> bool:
+        return self.options.use_cache and step_type.cacheable and bool(step.cache_config and step.cache_config.enabled)
 
     def _step_context(self, step: Step, work_dir: Path) -> StepContext:
         return StepContext(
             step=step,
             execution_id=self.execution.execution_id,
             pipeline_name=self.execution.pipeline_name,
-            region=self.target.region,
-            account=self.target.account,
+            target=self.target,
             work_dir=work_dir,
             backend=self.backend,
-            client=self.client,
             say=self.say,
             running=self.running,
             lock=self.running_lock,
@@ -256,18 +287,18 @@ class Orchestrator:
         step.ended = time.time()
         error = future.exception()
         if error is None:
-            step.status = "Succeeded"
+            step.status = StepStatus.SUCCEEDED
         elif isinstance(error, ExecutionStopped):
-            step.status = "Stopped"
+            step.status = StepStatus.STOPPED
         else:
-            step.status = "Failed"
+            step.status = StepStatus.FAILED
             message = str(error)
             step.failure = message if message.startswith("step ") else f"step {name}: {message}"
             record.failure = record.failure or step.failure
             if isinstance(error, StepFailed) and error.tail:
-                self.progress.failure(step, error.tail)
+                self.observer.failure(step, error.tail)
         self._changed(record, name)
-        return step.status == "Failed"
+        return step.status == StepStatus.FAILED
 
     def _stop(self, record: ExecutionRecord, futures: dict[Future, str]) -> None:
         self.stopping.set()
@@ -277,21 +308,21 @@ class Orchestrator:
         wait(list(futures))
         for future, name in futures.items():
             self._settle(record, name, future)
-            if record.steps[name].status != "Succeeded":
-                record.steps[name].status = "Stopped"
+            if record.steps[name].status != StepStatus.SUCCEEDED:
+                record.steps[name].status = StepStatus.STOPPED
         for step in record.steps.values():
-            if step.status == "Pending":
-                step.status = "NotRun"
-        record.status = "Stopped"
+            if step.status == StepStatus.PENDING:
+                step.status = StepStatus.NOT_RUN
+        record.status = ExecutionStatus.STOPPED
         record.failure = "stopped by the user (Ctrl-C); run again to resume from the cache"
         record.ended = time.time()
         self.store.save(record)
-        self.progress.refresh(record)
+        self.observer.refresh(record)
 
     def _finish(self, record: ExecutionRecord) -> None:
         locate = property_file_locator(self.definition, self.step_property)
         for name, step in self.definition.steps.items():
-            if record.steps[name].status != "Succeeded":
+            if record.steps[name].status != StepStatus.SUCCEEDED:
                 continue
             for file_name in step.property_files:
                 try:
@@ -299,16 +330,14 @@ class Orchestrator:
                 except EvaluationError as exc:
                     record.property_files[f"{name}.{file_name}"] = {"error": str(exc)}
         for step in record.steps.values():
-            if step.status == "Pending":
-                step.status = "NotRun"
-        record.status = "Failed" if any(s.status == "Failed" for s in record.steps.values()) else "Succeeded"
+            if step.status == StepStatus.PENDING:
+                step.status = StepStatus.NOT_RUN
+        failed = any(step.status == StepStatus.FAILED for step in record.steps.values())
+        record.status = ExecutionStatus.FAILED if failed else ExecutionStatus.SUCCEEDED
         record.ended = time.time()
         self.store.save(record)
-        self.progress.refresh(record)
+        self.observer.refresh(record)
 
     def _changed(self, record: ExecutionRecord, name: str) -> None:
         self.store.save(record)
-        self.progress.step_changed(record, record.steps[name])
-
-
-_CONTAINER_STEPS = ("Processing", "Training")
+        self.observer.step_changed(record, record.steps[name])

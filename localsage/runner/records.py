@@ -13,13 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from localsage.errors import UserError
+from localsage.runner.statuses import ExecutionStatus, StepStatus
 
 
 @dataclass
 class StepRecord:
     name: str
     type: str
-    status: str = "Pending"
+    status: StepStatus = StepStatus.PENDING
     started: float | None = None
     ended: float | None = None
     cache_hit: bool = False
@@ -46,7 +47,7 @@ class ExecutionRecord:
     parameters: dict
     backend: str
     definition_file: str
-    status: str = "Executing"
+    status: ExecutionStatus = ExecutionStatus.EXECUTING
     started: float = field(default_factory=time.time)
     ended: float | None = None
     failure: str | None = None
@@ -60,7 +61,11 @@ class ExecutionRecord:
     def summary(self) -> dict:
         """The machine-readable summary `local-run --json` prints."""
         registered = next(
-            (s.properties for s in self.steps.values() if s.type == "RegisterModel" and s.status == "Succeeded"),
+            (
+                s.properties
+                for s in self.steps.values()
+                if s.status == StepStatus.SUCCEEDED and s.properties and "ModelPackageArn" in s.properties
+            ),
             None,
         )
         return {
@@ -111,8 +116,10 @@ class ExecutionStore:
         except FileNotFoundError:
             known = ", ".join(r.execution_id for r in self.all()[:5]) or "none yet"
             raise UserError(f"no local execution {execution_id!r}: recent ones are {known}") from None
-        raw["steps"] = {name: StepRecord(**step) for name, step in raw["steps"].items()}
-        return ExecutionRecord(**raw)
+        raw["steps"] = {
+            name: StepRecord(**{**step, "status": StepStatus(step["status"])}) for name, step in raw["steps"].items()
+        }
+        return ExecutionRecord(**{**raw, "status": ExecutionStatus(raw["status"])})
 
     def all(self) -> list[ExecutionRecord]:
         """Every recorded execution, newest first."""

@@ -29,15 +29,11 @@ def test_one_round_of_the_floor_and_ours_on_a_sample():
         "goals",
     }
     assert (report["rounds"], report["sample_rows"]) == (1, 200)
-    assert report["machine"]["cores"] >= 1 and report["machine"]["python"]
-    assert report["emulator_start_s"] > 0
     configurations = report["configurations"]
     assert list(configurations) == [peers.FLOOR, peers.OURS_COLD, peers.OURS_WARM]
     for values in configurations.values():
         assert set(values) == SUMMARY_KEYS
-        assert values["runs"] == 1
-        assert 0 < values["min_s"] <= values["median_s"] <= values["max_s"]
-        assert values["peak_rss_mb"] > 0
+        assert values["runs"] == 1 and values["min_s"] == values["median_s"] == values["max_s"]
     _assert_ratios_consistent(report)
     assert set(report["goals"]) == {"ours_warm_speedup"}
     assert messages[-1] == peers.table(report)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from devops_support import REPO, dockerfile_instructions, load_jsonc, strip_jsonc
 
-from localsage import config as project_config
+from localsage.facts import config as project_config
 
 DEVCONTAINER = REPO / ".devcontainer" / "devcontainer.json"
 

@@ -40,7 +40,7 @@ def test_notebook_is_valid_short_and_committed_without_outputs(path):
 @pytest.fixture(scope="module")
 def kernel_environment(tmp_path_factory):
     """This process's environment with a private LOCALSAGE_STATE_DIR; the emulator started there is stopped after."""
-    from localsage.emulator import for_project
+    from localsage.adapters.emulators.selection import for_project
 
     state = tmp_path_factory.mktemp("notebook-state")
     yield {**os.environ, "LOCALSAGE_STATE_DIR": str(state)}

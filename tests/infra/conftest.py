@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-import importlib.util
+import functools
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from infra_support import FULL_CONTEXT, INFRA, REPO
 
+from localsage.adapters.python_files import load_module
 from localsage.deploy import cdk_cli
 
 # Before anything imports aws_cdk: no Node 20 banner, and the jsii cache inside the project's .local/.
 os.environ.update(cdk_cli.jsii_environment(REPO))
 
 
+@functools.cache
 def load_app_module():
-    """infra/app.py as a module (it is a script, not part of the localsage package)."""
-    if "infra_app" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("infra_app", INFRA / "app.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["infra_app"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["infra_app"]
+    """infra/app.py as a module (it is a script, not part of the localsage package), loaded once per session."""
+    return load_module(INFRA / "app.py", "infra_app")
 
 
 @dataclass

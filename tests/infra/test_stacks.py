@@ -8,9 +8,9 @@ import shutil
 from aws_cdk.assertions import Match
 from infra_support import CONNECTION_ARN, FULL_CONTEXT, QUICKSIGHT_PRINCIPAL, REPO
 
-from localsage import config as project_config
-from localsage import events as model_events
-from localsage.kpi import schema as kpi_schema
+from localsage.facts import config as project_config
+from localsage.facts import events as model_events
+from localsage.facts import kpi_schema
 
 CONFIG = project_config.load(REPO)
 

@@ -41,6 +41,6 @@ def write_kpi_file(folder: Path, relative: str, header: list[str], rows: list[li
 
 
 def schema():
-    from localsage.kpi import schema as kpi_schema
+    from localsage.facts import kpi_schema
 
     return kpi_schema.load_for_project(REPO)

@@ -52,18 +52,6 @@ def test_a_duckdb_error_is_reported_not_raised(tmp_path):
     assert run(extra)[-1].problems[0].startswith("DuckDB: ")
 
 
-def test_the_task_exits_non_zero_with_one_line_per_failing_query(tmp_path, capsys):
-    bad = [tmp_path / "one.sql", tmp_path / "two.sql"]
-    bad[0].write_text("SELECT rmse::varchar AS r FROM model_kpis\n")
-    bad[1].write_text("SELECT train_rows / test_rows AS r FROM model_kpis\n")
-    with pytest.raises(UserError, match="2 of 7 KPI queries failed"):
-        check.check_task(REPO, [str(path) for path in bad], str(FIXTURE_KPIS), False, True, lambda message: None)
-    captured = capsys.readouterr()
-    assert '"name": "latest_per_variant"' in captured.out
-    failing = [line for line in captured.err.splitlines() if line.startswith(str(tmp_path))]
-    assert len(failing) == 2
-
-
 def test_no_kpi_files_fails_unless_allowed_and_then_the_queries_still_run(tmp_path):
     from localsage.kpi.files import NoKpiFiles
 

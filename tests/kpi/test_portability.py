@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kpi.helpers import DATABASE, schema
+from localsage.facts import kpi_schema
 from localsage.kpi import portability
-from localsage.kpi import schema as kpi_schema
 
 
 def findings(sql: str):

@@ -36,8 +36,8 @@ def test_the_issue_asks_for_these_queries():
 
 @pytest.mark.parametrize("name", QUERY_NAMES)
 def test_query_result_equals_its_golden(connection, name):
+    from localsage.facts import kpi_schema
     from localsage.kpi import engine, portability
-    from localsage.kpi import schema as kpi_schema
 
     query = next(query for query in queries.load_queries(REPO) if query.name == name)
     checked = portability.check_sql(query.sql, kpi_schema.table_column_types(schema()), DATABASE, "model_kpis")

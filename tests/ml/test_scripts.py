@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from localsage.kpi.schema import load_for_project
+from localsage.facts.kpi_schema import load_for_project
 
 SCRIPTS = REPO / "ml" / "scripts"
 SAMPLE_ROWS = 200

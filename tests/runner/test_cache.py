@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from localsage.runner.cache import cache_key, duration_seconds
+from localsage.runner.steps.processing import Processing
 
 
 class FakeS3:
@@ -41,7 +42,7 @@ S3 = FakeS3(
 
 def key(arguments):
     uris = [item["S3Input"]["S3Uri"] for item in arguments["ProcessingInputs"]]
-    return cache_key("Processing", arguments, uris, S3)
+    return cache_key("Processing", Processing.cache_key_attributes, arguments, uris, S3)
 
 
 @pytest.mark.parametrize(

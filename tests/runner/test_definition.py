@@ -20,9 +20,17 @@ from localsage.runner.definition import (
     validate,
 )
 from localsage.runner.expressions import Context, EvaluationError, evaluate_conditions, resolve
+from localsage.runner.steps.registry import step_types
 
 DATA = Path(__file__).parent / "data"
-ALL_TYPES = {"Processing", "Training", "Condition", "Fail", "RegisterModel"}
+
+
+def exposing(*type_names: str) -> dict[str, frozenset[str]]:
+    """The step types the runner runs, by name, with the properties each exposes (what `validate` checks)."""
+    return {name: step_types()[name].property_names() for name in type_names}
+
+
+ALL_TYPES = exposing("Processing", "Training", "Condition", "Fail", "RegisterModel")
 
 
 def step(name: str, kind: str = "Processing", arguments: dict | None = None, **extra) -> dict:
@@ -218,7 +226,7 @@ def test_a_parameter_without_default_needs_an_override():
 def test_validate_refuses_an_unsupported_step_type():
     definition = load(document(step("Prep"), step("Score", "Transform")))
     with pytest.raises(DefinitionError) as caught:
-        validate(definition, {"Processing", "Training"})
+        validate(definition, exposing("Processing", "Training"))
     assert str(caught.value) == (
         "step Score has type Transform, which the local runner does not support yet; supported: Processing, Training"
     )
@@ -284,7 +292,13 @@ def test_validate_names_the_step_and_json_path_of_what_it_cannot_run(bad_step, m
             step("C", DependsOn=["A"]),
         ],
         [step("A", DependsOn=["A"])],
-        [condition("C", [step("A")], conditions=[{"Type": "Equals", "LeftValue": get("Steps.A.X"), "RightValue": 1}])],
+        [
+            condition(
+                "C",
+                [step("A")],
+                conditions=[{"Type": "Equals", "LeftValue": get("Steps.A.ProcessingJobArn"), "RightValue": 1}],
+            )
+        ],
     ],
     ids=["depends-on", "mixed", "self", "condition-reads-its-branch"],
 )
@@ -361,7 +375,7 @@ def test_an_unknown_step_name_is_a_clear_error():
         load(SMALL).dependencies("Nope")
 
 
-PROJECT_STEP_TYPES = {"Processing", "Training", "Condition", "RegisterModel", "Fail"}
+PROJECT_STEP_TYPES = exposing("Processing", "Training", "Condition", "RegisterModel", "Fail")
 
 
 def project_context(definition, rmse: float) -> Context:
@@ -437,7 +451,7 @@ def sdk_definition(tmp_path_factory) -> dict:
 
 def test_the_parser_reads_what_the_real_sdk_emits(sdk_definition):
     definition = load(sdk_definition)
-    validate(definition, {"Condition", "Fail"})
+    validate(definition, exposing("Condition", "Fail"))
     assert {name: (p.type, p.default) for name, p in definition.parameters.items()} == {
         "Threshold": ("Float", 0.5),
         "Region": ("String", "eu-west-1"),
@@ -464,4 +478,4 @@ def test_the_parser_reads_what_the_real_sdk_emits(sdk_definition):
 def test_run_conditions_other_than_completed_are_refused_before_anything_runs():
     definition = load(document(step("Prep"), step("OnFailure", DependsOn=[{"Step": "Prep", "Trigger": "Failed"}])))
     with pytest.raises(DefinitionError, match="step OnFailure: DependsOn Prep with Trigger Failed"):
-        validate(definition, {"Processing"})
+        validate(definition, exposing("Processing"))

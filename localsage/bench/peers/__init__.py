@@ -22,6 +22,7 @@ from localsage.bench import harness
 from localsage.bench.peers import environment
 from localsage.bench.runner import BenchProject
 from localsage.errors import UserError
+from localsage.project import layout
 
 DEFAULT_ROUNDS = 5
 FLOWS_DIR = Path(__file__).resolve().parent
@@ -100,8 +101,8 @@ class PeerRuns:
         self.scratch = scratch
         project = bench.project
         self.step_arguments = [
-            "--scripts-dir", str(project / "ml" / "scripts"),
-            "--data", str(project / "ml" / "data" / "abalone.csv"),
+            "--scripts-dir", str(project / layout.SCRIPTS_DIR),
+            "--data", str(layout.sample_data_file(project)),
             "--kpi-schema", str(project / "infra" / "kpi" / "model_kpis.json"),
             "--hyperparameters", json.dumps(HYPERPARAMETERS),
             "--threshold", str(DEFAULT_RMSE_THRESHOLD),

@@ -14,8 +14,8 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from localsage.config import local_dir
 from localsage.errors import UserError
+from localsage.facts.config import local_dir
 
 STEP_REQUIREMENTS = Path("ml") / "requirements.txt"
 STAMP_FILE = ".localsage-bench-stamp"

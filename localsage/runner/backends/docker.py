@@ -11,7 +11,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from localsage.runner.backends import ContainerSpec
+from localsage.runner.backends.base import ContainerSpec
 
 LABEL = "localsage.step"
 

@@ -21,7 +21,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from localsage.runner.backends import ContainerSpec
+from localsage.runner.backends.base import ContainerSpec
 
 CONTAINER_ROOT = "/opt/ml"
 _PYTHON = re.compile(r"^(/usr(/local)?/bin/)?python(3(\.\d+)?)?$")

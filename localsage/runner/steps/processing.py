@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
+from localsage.adapters import s3io
 from localsage.errors import UserError
-from localsage.runner import s3io
-from localsage.runner.backends import ContainerSpec
+from localsage.runner.backends.base import ContainerSpec
 from localsage.runner.definition import Step
-from localsage.runner.steps import StepContext, StepResult
+from localsage.runner.steps.base import StepContext
+from localsage.runner.steps.container_job import ContainerJob, resource_config
+
+CODE_INPUT = "code"
 
 
-def resource_config(instance_type: str) -> dict:
-    """/opt/ml/(input/)config/resourceconfig.json of a one-instance job, as SageMaker writes it."""
-    return {
-        "current_host": "algo-1",
-        "current_instance_type": instance_type,
-        "current_group_name": "homogeneousCluster",
-        "hosts": ["algo-1"],
-        "instance_groups": [
-            {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": ["algo-1"]}
-        ],
-        "network_interface_name": "eth0",
-    }
-
-
-class ProcessingHandler:
-    step_type = "Processing"
-    cacheable = True
+class Processing(ContainerJob):
+    type_name = "Processing"
+    cache_key_attributes = ("AppSpecification", "Environment", "ProcessingInputs")
+    describe_operation = "DescribeProcessingJob"
 
     def check(self, step: Step) -> None:
         for index, item in enumerate(step.arguments.get("ProcessingInputs", [])):
@@ -49,60 +41,71 @@ class ProcessingHandler:
         outputs = properties.get("ProcessingOutputConfig", {}).get("Outputs", {})
         return [output["S3Output"]["S3Uri"] for output in outputs.values()]
 
-    def run(self, arguments: dict, context: StepContext) -> StepResult:
-        s3 = context.client("s3")
-        job_name = context.job_name()
-        inputs = arguments.get("ProcessingInputs", [])
-        for index, item in enumerate(inputs):
+    def inputs(self, arguments: dict, context: StepContext) -> Iterator[tuple[str, Path, str]]:
+        for index, item in enumerate(arguments.get("ProcessingInputs", [])):
             s3_input = item["S3Input"]
             local = context.container_path(s3_input["LocalPath"], f"ProcessingInputs[{index}].S3Input.LocalPath")
-            s3io.download(s3, s3_input["S3Uri"], local, f"{context.step.where}input {item.get('InputName', index)}")
-        outputs = arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])
-        local_outputs = []
-        for index, item in enumerate(outputs):
-            local = context.container_path(
-                item["S3Output"]["LocalPath"], f"ProcessingOutputConfig.Outputs[{index}].S3Output.LocalPath"
-            )
+            yield s3_input["S3Uri"], local, f"input {item.get('InputName', index)}"
+
+    def prepare(self, arguments: dict, context: StepContext) -> None:
+        for _, local in self._outputs(arguments, context):
             local.mkdir(parents=True, exist_ok=True)
-            local_outputs.append((item, local))
         config_dir = context.opt_ml / "config"
         config_dir.mkdir(parents=True, exist_ok=True)
         (config_dir / "processingjobconfig.json").write_text(
-            json.dumps({**arguments, "ProcessingJobName": job_name}, indent=2)
+            json.dumps({**arguments, "ProcessingJobName": context.job_name()}, indent=2)
         )
         instance_type = arguments.get("ProcessingResources", {}).get("ClusterConfig", {}).get("InstanceType", "local")
         (config_dir / "resourceconfig.json").write_text(json.dumps(resource_config(str(instance_type))))
+
+    def container(self, arguments: dict, context: StepContext) -> ContainerSpec:
         app = arguments["AppSpecification"]
         code_dirs = [
             context.container_path(item["S3Input"]["LocalPath"], "LocalPath")
-            for item in inputs
-            if item.get("InputName") == "code"
+            for item in arguments.get("ProcessingInputs", [])
+            if item.get("InputName") == CODE_INPUT
         ]
-        context.run_container(
-            ContainerSpec(
-                name=job_name,
-                image=app["ImageUri"],
-                command=[*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])],
-                environment={key: str(value) for key, value in arguments.get("Environment", {}).items()},
-                opt_ml=context.opt_ml,
-                logs=context.logs,
-                code_dirs=code_dirs,
-            )
+        return ContainerSpec(
+            name=context.job_name(),
+            image=app["ImageUri"],
+            command=[*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])],
+            environment={key: str(value) for key, value in arguments.get("Environment", {}).items()},
+            opt_ml=context.opt_ml,
+            logs=context.logs,
+            code_dirs=code_dirs,
         )
-        for item, local in local_outputs:
+
+    def upload_outputs(self, arguments: dict, context: StepContext) -> None:
+        s3 = context.client("s3")
+        for item, local in self._outputs(arguments, context):
             s3io.upload_folder(s3, local, item["S3Output"]["S3Uri"])
-        return StepResult(
-            {
-                "ProcessingJobName": job_name,
-                "ProcessingJobArn": context.arn("processing-job", job_name),
-                "ProcessingJobStatus": "Completed",
-                "AppSpecification": app,
-                "ProcessingInputs": inputs,
-                "ProcessingOutputConfig": {
-                    **arguments.get("ProcessingOutputConfig", {}),
-                    "Outputs": {item["OutputName"]: item for item in outputs},
-                },
-                "Environment": arguments.get("Environment", {}),
-                "RoleArn": arguments.get("RoleArn"),
-            }
-        )
+
+    def properties(self, arguments: dict, context: StepContext) -> dict:
+        job_name = context.job_name()
+        outputs = arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])
+        return {
+            "ProcessingJobName": job_name,
+            "ProcessingJobArn": context.arn("processing-job", job_name),
+            "ProcessingJobStatus": "Completed",
+            "AppSpecification": arguments["AppSpecification"],
+            "ProcessingInputs": arguments.get("ProcessingInputs", []),
+            "ProcessingOutputConfig": {
+                **arguments.get("ProcessingOutputConfig", {}),
+                "Outputs": {item["OutputName"]: item for item in outputs},
+            },
+            "Environment": arguments.get("Environment", {}),
+            "RoleArn": arguments.get("RoleArn"),
+        }
+
+    @staticmethod
+    def _outputs(arguments: dict, context: StepContext) -> list[tuple[dict, Path]]:
+        outputs = arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])
+        return [
+            (
+                item,
+                context.container_path(
+                    item["S3Output"]["LocalPath"], f"ProcessingOutputConfig.Outputs[{i}].S3Output.LocalPath"
+                ),
+            )
+            for i, item in enumerate(outputs)
+        ]

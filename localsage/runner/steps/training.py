@@ -5,26 +5,29 @@ Two ways a training container finds its code, both supported:
   source code, as the input channels `sm_drivers` and `code`;
 - SDK v2 framework estimators: hyperparameters `sagemaker_program` and `sagemaker_submit_directory`
   (a sourcedir.tar.gz in S3) that the framework image's training toolkit unpacks into /opt/ml/code and
-  runs with the hyperparameters as `--name value` arguments; this handler does what the toolkit does.
+  runs with the hyperparameters as `--name value` arguments; this step type does what the toolkit does.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
+from localsage.adapters import s3io
 from localsage.errors import UserError
-from localsage.runner import s3io
-from localsage.runner.backends import ContainerSpec
+from localsage.runner.backends.base import ContainerSpec
 from localsage.runner.definition import Step
-from localsage.runner.steps import StepContext, StepResult
-from localsage.runner.steps.processing import resource_config
+from localsage.runner.steps.base import StepContext
+from localsage.runner.steps.container_job import ContainerJob, resource_config
 
 V2_PROGRAM = "sagemaker_program"
 V2_SOURCE = "sagemaker_submit_directory"
+CODE_CHANNELS = ("code", "sm_drivers")
 
 
-def _hyperparameter(value: str) -> str:
+def hyperparameter_value(value: str) -> str:
     """v2 estimators JSON-encode hyperparameter values ("\"train.py\""); v3 passes plain strings."""
     try:
         decoded = json.loads(value)
@@ -33,9 +36,18 @@ def _hyperparameter(value: str) -> str:
     return decoded if isinstance(decoded, str) else value
 
 
-class TrainingHandler:
-    step_type = "Training"
-    cacheable = True
+class Training(ContainerJob):
+    type_name = "Training"
+    cache_key_attributes = (
+        "AlgorithmSpecification",
+        "CheckpointConfig",
+        "DebugHookConfig",
+        "DebugRuleConfigurations",
+        "Environment",
+        "HyperParameters",
+        "InputDataConfig",
+    )
+    describe_operation = "DescribeTrainingJob"
 
     def check(self, step: Step) -> None:
         algorithm = step.arguments.get("AlgorithmSpecification", {})
@@ -57,126 +69,136 @@ class TrainingHandler:
     def input_uris(self, arguments: dict) -> list[str]:
         uris = [channel["DataSource"]["S3DataSource"]["S3Uri"] for channel in arguments.get("InputDataConfig", [])]
         source = arguments.get("HyperParameters", {}).get(V2_SOURCE)
-        return uris + ([_hyperparameter(source)] if source else [])
+        return uris + ([hyperparameter_value(source)] if source else [])
 
     def output_uris(self, properties: dict) -> list[str]:
         return [properties["ModelArtifacts"]["S3ModelArtifacts"]]
 
-    def run(self, arguments: dict, context: StepContext) -> StepResult:
-        s3 = context.client("s3")
-        job_name = context.job_name()
-        opt_ml = context.opt_ml
-        channels = arguments.get("InputDataConfig", [])
-        for channel in channels:
+    def inputs(self, arguments: dict, context: StepContext) -> Iterator[tuple[str, Path, str]]:
+        for channel in arguments.get("InputDataConfig", []):
             name = channel["ChannelName"]
-            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-            s3io.download(s3, uri, opt_ml / "input" / "data" / name, f"{context.step.where}channel {name}")
-        hyperparameters = {key: str(value) for key, value in arguments.get("HyperParameters", {}).items()}
-        config_dir = opt_ml / "input" / "config"
+            yield (
+                channel["DataSource"]["S3DataSource"]["S3Uri"],
+                context.opt_ml / "input" / "data" / name,
+                f"channel {name}",
+            )
+
+    def prepare(self, arguments: dict, context: StepContext) -> None:
+        channels = arguments.get("InputDataConfig", [])
+        config_dir = context.opt_ml / "input" / "config"
         config_dir.mkdir(parents=True, exist_ok=True)
-        (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters, indent=2))
+        (config_dir / "hyperparameters.json").write_text(json.dumps(self._hyperparameters(arguments), indent=2))
         instance_type = str(arguments.get("ResourceConfig", {}).get("InstanceType", "local"))
         (config_dir / "resourceconfig.json").write_text(json.dumps(resource_config(instance_type)))
         (config_dir / "inputdataconfig.json").write_text(
-            json.dumps(
-                {
-                    channel["ChannelName"]: {
-                        "TrainingInputMode": channel.get("InputMode", "File"),
-                        "S3DistributionType": channel["DataSource"]["S3DataSource"].get(
-                            "S3DataDistributionType", "FullyReplicated"
-                        ),
-                        "RecordWrapperType": channel.get("RecordWrapperType", "None"),
-                        **({"ContentType": channel["ContentType"]} if "ContentType" in channel else {}),
-                    }
-                    for channel in channels
-                },
-                indent=2,
-            )
+            json.dumps({channel["ChannelName"]: _channel_config(channel) for channel in channels}, indent=2)
         )
         for folder in ("model", "output/data", "code"):
-            (opt_ml / folder).mkdir(parents=True, exist_ok=True)
+            (context.opt_ml / folder).mkdir(parents=True, exist_ok=True)
+
+    def container(self, arguments: dict, context: StepContext) -> ContainerSpec:
         algorithm = arguments["AlgorithmSpecification"]
+        hyperparameters = self._hyperparameters(arguments)
+        channels = [channel["ChannelName"] for channel in arguments.get("InputDataConfig", [])]
         environment = {key: str(value) for key, value in arguments.get("Environment", {}).items()}
-        environment.update(self._sagemaker_variables(hyperparameters, [c["ChannelName"] for c in channels], job_name))
+        environment.update(_sagemaker_variables(hyperparameters, channels, context.job_name()))
         if "ContainerEntrypoint" in algorithm:
             command = [*algorithm["ContainerEntrypoint"], *algorithm.get("ContainerArguments", [])]
-            code_dirs = [opt_ml / "input" / "data" / name for name in ("code", "sm_drivers")]
+            code_dirs = [context.opt_ml / "input" / "data" / name for name in CODE_CHANNELS]
         else:
-            command = self._framework_command(s3, hyperparameters, context)
-            code_dirs = [opt_ml / "code"]
-        context.run_container(
-            ContainerSpec(
-                name=job_name,
-                image=algorithm["TrainingImage"],
-                command=command,
-                environment=environment,
-                opt_ml=opt_ml,
-                logs=context.logs,
-                code_dirs=[folder for folder in code_dirs if folder.is_dir()],
-            )
+            command = _framework_command(context.client("s3"), hyperparameters, context)
+            code_dirs = [context.opt_ml / "code"]
+        return ContainerSpec(
+            name=context.job_name(),
+            image=algorithm["TrainingImage"],
+            command=command,
+            environment=environment,
+            opt_ml=context.opt_ml,
+            logs=context.logs,
+            code_dirs=[folder for folder in code_dirs if folder.is_dir()],
         )
-        output_uri = f"{arguments['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job_name}/output"
-        packed = s3io.pack(opt_ml / "model", context.work_dir / "model.tar.gz")
+
+    def upload_outputs(self, arguments: dict, context: StepContext) -> None:
+        s3 = context.client("s3")
+        output_uri = self._output_uri(arguments, context)
+        packed = s3io.pack(context.opt_ml / "model", context.work_dir / "model.tar.gz")
         s3io.upload_file(s3, packed, f"{output_uri}/model.tar.gz")
-        if any((opt_ml / "output" / "data").iterdir()):
-            s3io.upload_file(
-                s3,
-                s3io.pack(opt_ml / "output" / "data", context.work_dir / "output.tar.gz"),
-                f"{output_uri}/output.tar.gz",
-            )
-        return StepResult(
-            {
-                "TrainingJobName": job_name,
-                "TrainingJobArn": context.arn("training-job", job_name),
-                "TrainingJobStatus": "Completed",
-                "ModelArtifacts": {"S3ModelArtifacts": f"{output_uri}/model.tar.gz"},
-                "AlgorithmSpecification": algorithm,
-                "HyperParameters": hyperparameters,
-                "OutputDataConfig": arguments["OutputDataConfig"],
-                "InputDataConfig": channels,
-                "RoleArn": arguments.get("RoleArn"),
-                "FinalMetricDataList": [],
-            }
-        )
+        if any((context.opt_ml / "output" / "data").iterdir()):
+            archive = s3io.pack(context.opt_ml / "output" / "data", context.work_dir / "output.tar.gz")
+            s3io.upload_file(s3, archive, f"{output_uri}/output.tar.gz")
+
+    def properties(self, arguments: dict, context: StepContext) -> dict:
+        job_name = context.job_name()
+        return {
+            "TrainingJobName": job_name,
+            "TrainingJobArn": context.arn("training-job", job_name),
+            "TrainingJobStatus": "Completed",
+            "ModelArtifacts": {"S3ModelArtifacts": f"{self._output_uri(arguments, context)}/model.tar.gz"},
+            "AlgorithmSpecification": arguments["AlgorithmSpecification"],
+            "HyperParameters": self._hyperparameters(arguments),
+            "OutputDataConfig": arguments["OutputDataConfig"],
+            "InputDataConfig": arguments.get("InputDataConfig", []),
+            "RoleArn": arguments.get("RoleArn"),
+            "FinalMetricDataList": [],
+        }
 
     @staticmethod
-    def _sagemaker_variables(hyperparameters: dict, channels: list[str], job_name: str) -> dict[str, str]:
-        """The SM_* variables the training toolkit and the v3 drivers give a training script."""
-        user_hyperparameters = {
-            key: _hyperparameter(value) for key, value in hyperparameters.items() if not key.startswith("sagemaker_")
-        }
-        variables = {
-            "SM_MODEL_DIR": "/opt/ml/model",
-            "SM_INPUT_DIR": "/opt/ml/input",
-            "SM_INPUT_CONFIG_DIR": "/opt/ml/input/config",
-            "SM_OUTPUT_DIR": "/opt/ml/output",
-            "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
-            "SM_CHANNELS": json.dumps(sorted(channels)),
-            "SM_HPS": json.dumps(user_hyperparameters),
-            "SM_CURRENT_HOST": "algo-1",
-            "SM_HOSTS": json.dumps(["algo-1"]),
-            "SM_NUM_CPUS": str(os.cpu_count() or 1),
-            "SM_NUM_GPUS": "0",
-            "SM_TRAINING_JOB_NAME": job_name,
-            "TRAINING_JOB_NAME": job_name,
-        }
-        variables.update({f"SM_CHANNEL_{name.upper()}": f"/opt/ml/input/data/{name}" for name in channels})
-        variables.update({f"SM_HP_{key.upper()}": value for key, value in user_hyperparameters.items()})
-        return variables
+    def _hyperparameters(arguments: dict) -> dict[str, str]:
+        return {key: str(value) for key, value in arguments.get("HyperParameters", {}).items()}
 
     @staticmethod
-    def _framework_command(s3, hyperparameters: dict, context: StepContext) -> list[str]:
-        program = _hyperparameter(hyperparameters[V2_PROGRAM])
-        source = hyperparameters.get(V2_SOURCE)
-        code = context.opt_ml / "code"
-        if source:
-            archive = context.work_dir / "sourcedir.tar.gz"
-            s3.download_file(*s3io.split_uri(_hyperparameter(source)), str(archive))
-            s3io.unpack(archive, code)
-        if not (code / program).is_file():
-            raise UserError(f"{context.step.where}sagemaker_program {program} is not in {V2_SOURCE}")
-        arguments = []
-        for key, value in hyperparameters.items():
-            if not key.startswith("sagemaker_"):
-                arguments += [f"--{key}", _hyperparameter(value)]
-        return ["python3", f"/opt/ml/code/{program}", *arguments]
+    def _output_uri(arguments: dict, context: StepContext) -> str:
+        return f"{arguments['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{context.job_name()}/output"
+
+
+def _channel_config(channel: dict) -> dict:
+    source = channel["DataSource"]["S3DataSource"]
+    return {
+        "TrainingInputMode": channel.get("InputMode", "File"),
+        "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+        "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+        **({"ContentType": channel["ContentType"]} if "ContentType" in channel else {}),
+    }
+
+
+def _sagemaker_variables(hyperparameters: dict, channels: list[str], job_name: str) -> dict[str, str]:
+    """The SM_* variables the training toolkit and the v3 drivers give a training script."""
+    user_hyperparameters = {
+        key: hyperparameter_value(value) for key, value in hyperparameters.items() if not key.startswith("sagemaker_")
+    }
+    variables = {
+        "SM_MODEL_DIR": "/opt/ml/model",
+        "SM_INPUT_DIR": "/opt/ml/input",
+        "SM_INPUT_CONFIG_DIR": "/opt/ml/input/config",
+        "SM_OUTPUT_DIR": "/opt/ml/output",
+        "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
+        "SM_CHANNELS": json.dumps(sorted(channels)),
+        "SM_HPS": json.dumps(user_hyperparameters),
+        "SM_CURRENT_HOST": "algo-1",
+        "SM_HOSTS": json.dumps(["algo-1"]),
+        "SM_NUM_CPUS": str(os.cpu_count() or 1),
+        "SM_NUM_GPUS": "0",
+        "SM_TRAINING_JOB_NAME": job_name,
+        "TRAINING_JOB_NAME": job_name,
+    }
+    variables.update({f"SM_CHANNEL_{name.upper()}": f"/opt/ml/input/data/{name}" for name in channels})
+    variables.update({f"SM_HP_{key.upper()}": value for key, value in user_hyperparameters.items()})
+    return variables
+
+
+def _framework_command(s3, hyperparameters: dict, context: StepContext) -> list[str]:
+    """What an SDK v2 framework image's training toolkit runs: the program from the unpacked source dir."""
+    program = hyperparameter_value(hyperparameters[V2_PROGRAM])
+    source = hyperparameters.get(V2_SOURCE)
+    code = context.opt_ml / "code"
+    if source:
+        archive = context.work_dir / "sourcedir.tar.gz"
+        s3.download_file(*s3io.split_uri(hyperparameter_value(source)), str(archive))
+        s3io.unpack(archive, code)
+    if not (code / program).is_file():
+        raise UserError(f"{context.step.where}sagemaker_program {program} is not in {V2_SOURCE}")
+    arguments = []
+    for key, value in hyperparameters.items():
+        if not key.startswith("sagemaker_"):
+            arguments += [f"--{key}", hyperparameter_value(value)]
+    return ["python3", f"/opt/ml/code/{program}", *arguments]

@@ -1,0 +1,128 @@
+"""Where AWS calls go: the local emulator (loopback, fake credentials, refused otherwise) or real AWS.
+
+Everything talks to AWS through plain boto3 configured by the standard environment variables
+(`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID` ...), so the SageMaker SDK, the CDK CLI, step processes and
+code written for `localstack-client` (`LOCALSTACK_HOST`) all reach the same endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+from localsage.errors import UserError
+from localsage.facts.config import LOCAL_ACCOUNT_ID
+from localsage.facts.endpoints import is_loopback_url
+
+FAKE_ACCESS_KEY_ID = "test"
+FAKE_SECRET_ACCESS_KEY = "test"
+# Keys the emulators and localstack-client accept as "not a real credential".
+FAKE_ACCESS_KEYS = frozenset({"test", "testing", "mock", "foobar", "key", "fake"})
+# Variables that could send a local run to real AWS, or make boto3 read a profile with real keys.
+_CLEARED_IN_LOCAL_MODE = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+)
+
+
+def local_environment(endpoint: str, region: str, state_dir: Path) -> dict[str, str]:
+    """The variables that point every AWS client of this process and its children at the emulator."""
+    host_port = urlsplit(endpoint).netloc
+    empty_config = state_dir / "aws-config-empty"
+    empty_config.touch()
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        # The user's ~/.aws files may hold real keys, profiles or endpoints: read an empty file instead.
+        "AWS_CONFIG_FILE": str(empty_config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(empty_config),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "LOCALSTACK_HOST": host_port,
+        # moto has no IAM SimulatePrincipalPolicy, which ModelTrainer() calls to validate its role.
+        "SAGEMAKER_VALIDATE_ROLE": "false",
+        "CDK_DEFAULT_ACCOUNT": LOCAL_ACCOUNT_ID,
+        "CDK_DEFAULT_REGION": region,
+        **no_proxy_environment(),
+    }
+
+
+def no_proxy_environment() -> dict[str, str]:
+    """Loopback bypasses any HTTP(S)_PROXY the user set: local traffic must never leave the machine."""
+    loopback = ["localhost", "127.0.0.1", "::1"]
+    existing = [host for host in os.environ.get("NO_PROXY", os.environ.get("no_proxy", "")).split(",") if host]
+    value = ",".join(dict.fromkeys([*loopback, *existing]))
+    return {"NO_PROXY": value, "no_proxy": value}
+
+
+def enter_local_mode(endpoint: str, region: str, state_dir: Path) -> None:
+    """Point this process (and every child it starts) at the emulator, then prove nothing can reach AWS."""
+    refuse_remote_endpoints(os.environ)
+    for name in _CLEARED_IN_LOCAL_MODE:
+        os.environ.pop(name, None)
+    os.environ.update(local_environment(endpoint, region, state_dir))
+    check_local_environment(os.environ)
+
+
+def refuse_remote_endpoints(environ: Mapping[str, str]) -> None:
+    """A non-loopback endpoint set by the user is a mistake in local mode: refuse rather than override it."""
+    for name, value in sorted(environ.items()):
+        if name.startswith("AWS_ENDPOINT_URL") and value and not is_loopback_url(value):
+            raise UserError(
+                f"{name}={value} is not a loopback address: local tasks only talk to the local emulator; "
+                f"unset {name}, or pass --aws to target real AWS"
+            )
+
+
+def check_local_environment(environ: Mapping[str, str]) -> None:
+    """The safety rail: every endpoint is loopback and the credentials are fake, or nothing runs."""
+    endpoints = {k: v for k, v in environ.items() if k.startswith("AWS_ENDPOINT_URL") and v}
+    if "AWS_ENDPOINT_URL" not in endpoints:
+        raise UserError("AWS_ENDPOINT_URL is not set in local mode: start the emulator with './dev emulator.up'")
+    refuse_remote_endpoints(endpoints)
+    if environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        raise UserError(
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true would send local calls to AWS: unset it for local tasks"
+        )
+    key = environ.get("AWS_ACCESS_KEY_ID", "")
+    if key not in FAKE_ACCESS_KEYS:
+        raise UserError(
+            f"AWS_ACCESS_KEY_ID looks like a real key ({key[:4]}...): local tasks use fake credentials only; "
+            "unset it, or pass --aws to target real AWS"
+        )
+
+
+def guarded_session(region: str) -> boto3.Session:
+    """A boto3 session whose every request is checked to go to a loopback address before it is sent.
+
+    IAM SimulatePrincipalPolicy, which the emulator lacks (moto answers HTTP 500, and boto3 retries it), is
+    answered in the session with no evaluation results: "no decision", as for a role the caller may not
+    simulate. The SageMaker SDK asks it while it builds a training step and then keeps its defaults.
+    """
+    created = boto3.Session(region_name=region)
+    created.events.register("before-send", _refuse_non_loopback_request)
+    created.events.register("before-call.iam.SimulatePrincipalPolicy", _no_policy_simulation)
+    return created
+
+
+def _no_policy_simulation(model, **_: object) -> tuple[AWSResponse, dict]:
+    return AWSResponse("", 200, {}, None), {"EvaluationResults": [], "IsTruncated": False}
+
+
+def _refuse_non_loopback_request(request, **_: object) -> None:
+    if not is_loopback_url(request.url):
+        raise UserError(f"refused a request to {urlsplit(request.url).hostname}: local mode only talks to loopback")

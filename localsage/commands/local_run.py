@@ -1,0 +1,94 @@
+"""`./dev local-run` and `./dev executions`: a pipeline definition run on this machine against the emulator.
+
+The definition is the project's (`localsage.project`: built from ml/pipeline.py, the same JSON `upsert`
+sends to SageMaker) or any definition file. The pipeline and the execution are registered in the emulator's
+SageMaker API, then the runner runs every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from localsage.adapters import targets
+from localsage.commands.flags import split_params
+from localsage.errors import UserError
+from localsage.facts.config import check_variant, local_dir, project_root
+from localsage.operations.pipelines import start_execution, upsert_pipeline
+from localsage.operations.registry import ensure_model_package_group
+from localsage.project.definitions import project_definition, upload_sample_data
+from localsage.runner.backends.selection import choose
+from localsage.runner.definition import PipelineDefinition, load
+from localsage.runner.orchestrator import Execution, check
+from localsage.runner.records import ExecutionRecord
+from localsage.runner.run import execution_store, run
+from localsage.views.console import err_console
+from localsage.views.executions import finish_execution, show_executions
+from localsage.views.progress import Progress
+
+
+def local_run(
+    variant: str = "experimental",
+    params: dict[str, str] | None = None,
+    definition_file: str | None = None,
+    backend: str | None = None,
+    use_cache: bool = True,
+    quiet: bool = False,
+    say: Callable[[str], None] = print,
+    root: Path | None = None,
+) -> ExecutionRecord:
+    """Run the pipeline locally; returns the execution record (status Succeeded, Failed or Stopped)."""
+    check_variant(variant)
+    target = targets.local(root, say)
+    if definition_file:
+        definition = _load_file(definition_file)
+    else:
+        definition = load(project_definition(target, variant, say))
+        upload_sample_data(target)
+        ensure_model_package_group(target, variant)
+    check(definition)
+    parameters = definition.resolve_parameters(params or {})
+    chosen_backend = choose(backend, say=say)
+    say(f"local-run: {chosen_backend.describe()}")
+    execution = register_execution(target, target.config.pipeline_name(variant), definition, parameters)
+    with Progress(err_console, quiet=quiet) as progress:
+        return run(
+            definition,
+            parameters,
+            target,
+            chosen_backend,
+            execution=execution,
+            state_dir=local_dir(target.root),
+            use_cache=use_cache,
+            observer=progress,
+            say=say,
+        )
+
+
+def local_run_task(as_json: bool = False, params: list[str] | None = None, **options) -> None:
+    """`./dev local-run`: run, then print the summary and exit with the execution's status."""
+    finish_execution(local_run(params=split_params(params), quiet=as_json, **options), as_json=as_json)
+
+
+def register_execution(target, pipeline_name: str, definition: PipelineDefinition, parameters: dict) -> Execution:
+    """Create or update the pipeline in the emulator (inline definition) and start an execution record there."""
+    pipeline_arn, _ = upsert_pipeline(target, pipeline_name, definition.raw)
+    execution_arn = start_execution(target, pipeline_name, parameters)
+    return Execution(execution_arn.rsplit("/", 1)[-1], execution_arn, pipeline_name, pipeline_arn)
+
+
+def _load_file(definition_file: str) -> PipelineDefinition:
+    path = Path(definition_file)
+    if not path.is_file():
+        raise UserError(f"--definition {definition_file}: no such file")
+    return load(path)
+
+
+def executions(execution_id: str | None = None, root: Path | None = None) -> list[ExecutionRecord]:
+    """Recorded local executions, newest first; only the one asked for when `execution_id` is given."""
+    store = execution_store(local_dir(root or project_root()))
+    return [store.load(execution_id)] if execution_id else store.all()
+
+
+def executions_task(execution_id: str | None = None, as_json: bool = False) -> None:
+    show_executions(executions(execution_id), as_json=as_json)

@@ -1,0 +1,93 @@
+"""`./dev upsert` and `./dev start`: the project's pipeline in SageMaker, the same calls locally and in AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from localsage.adapters import targets
+from localsage.commands.flags import split_params
+from localsage.commands.local_run import local_run
+from localsage.facts.config import check_variant
+from localsage.operations import pipelines
+from localsage.project.build import build
+from localsage.project.definitions import project_definition
+from localsage.runner.definition import load
+from localsage.views.console import console, say
+from localsage.views.executions import finish_execution
+
+
+@dataclass(frozen=True)
+class Upserted:
+    """What `upsert` did: the pipeline's name and ARN, and where it lives (local or aws)."""
+
+    pipeline_name: str
+    pipeline_arn: str
+    where: str
+    created: bool
+
+
+def upsert(
+    variant: str = "experimental",
+    use_aws: bool = False,
+    role_arn: str | None = None,
+    root: Path | None = None,
+    say: Callable[[str], None] = print,
+    local: bool = False,
+) -> Upserted:
+    """Build ml/pipeline.py's definition for `variant` and create or update that pipeline on the target.
+
+    `role_arn` is the role SageMaker Pipelines runs the pipeline as (default: the project's execution role);
+    the jobs keep the roles written in the definition. In AWS the role is checked before anything else, and
+    the definition is built fresh against AWS with the step image the ML platform stack published.
+    """
+    check_variant(variant)
+    target = targets.select(targets.aws_chosen(local, use_aws), root, say)
+    role = role_arn or target.config.execution_role_arn(target.account)
+    if target.is_local:
+        definition = project_definition(target, variant, say)
+    else:
+        pipelines.check_role_exists(target, role)
+        say("upsert: building the pipeline definition with the SageMaker SDK")
+        definition = build(target, variant, image_uri=pipelines.deployed_step_image(target)).definition
+    name = target.config.pipeline_name(variant)
+    arn, created = pipelines.upsert_pipeline(target, name, definition, role)
+    return Upserted(name, arn, target.kind, created)
+
+
+def upsert_task(**options) -> None:
+    upserted = upsert(say=say, **options)
+    say(f"upsert: {'created' if upserted.created else 'updated'} {upserted.pipeline_name} ({upserted.where})")
+    console.print(upserted.pipeline_arn, markup=False)
+
+
+def start(
+    variant: str = "experimental",
+    params: dict[str, str] | None = None,
+    use_aws: bool = False,
+    root: Path | None = None,
+    say: Callable[[str], None] = print,
+    local: bool = False,
+):
+    """Start an execution: in AWS through SageMaker (the upserted pipeline, its ARN); locally with the local
+    runner (the finished execution record).
+
+    A `Name=Value` that is not a parameter of the pipeline, or has the wrong type, stops before anything runs.
+    """
+    check_variant(variant)
+    overrides = params or {}
+    if not targets.aws_chosen(local, use_aws):
+        return local_run(variant, params=overrides, say=say, root=root)
+    target = targets.real_aws(root)
+    pipeline_name = target.config.pipeline_name(variant)
+    load(pipelines.deployed_definition(target, pipeline_name)).resolve_parameters(overrides)
+    return pipelines.start_execution(target, pipeline_name, overrides)
+
+
+def start_task(params: list[str] | None = None, **options) -> None:
+    started = start(params=split_params(params), say=say, **options)
+    if isinstance(started, str):
+        console.print(started, markup=False)
+    else:
+        finish_execution(started)

@@ -1,0 +1,124 @@
+"""Synthesize, diff and deploy the CDK app: to the emulator (the default) or, explicitly, to AWS."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from localsage.adapters import targets
+from localsage.deploy import cdk_cli
+from localsage.deploy.local import deploy_local, resolve_stack_names, stacks_to_deploy
+from localsage.errors import UserError
+from localsage.facts import config as project_config
+from localsage.facts.cdk_context import BOOTSTRAP_QUALIFIER
+
+BOOTSTRAP_VERSION_PARAMETER = f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version"
+
+
+def synth(root: Path | None = None, local: bool = False, context: dict[str, str] | None = None) -> cdk_cli.Assembly:
+    """Synthesize every stack into infra/cdk.out (for AWS by default, for the emulator with `local`)."""
+    return cdk_cli.synth(root or project_config.project_root(), "local" if local else "aws", context)
+
+
+def summary_lines(assembly: cdk_cli.Assembly, root: Path | None = None) -> list[str]:
+    """One line per synthesized template (path and resource count), then what synth left out."""
+    root = root or project_config.project_root()
+    lines = [
+        f"{stack.name:<28} {stack.resource_count:>3} resources  {cdk_cli.relative_to(stack.path, root)}"
+        for stack in assembly.stacks
+    ]
+    return lines + [f"note: {note}" for note in assembly.notes]
+
+
+def stack_list(values: list[str] | None) -> list[str] | None:
+    """`--stacks` values, repeated or comma-separated; None (all stacks) only when the flag was not given.
+
+    An empty value (an unset `$LOCALSAGE_STACKS` in CodeBuild) must not widen a deploy to every stack.
+    """
+    if not values:
+        return None
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    if not names:
+        raise UserError("--stacks was given but names no stack: give ml-platform, notifications, kpi or cicd")
+    return names
+
+
+def diff(
+    root: Path | None = None,
+    use_aws: bool = False,
+    requested: list[str] | None = None,
+    context: dict[str, str] | None = None,
+    say: Callable[[str], None] = print,
+) -> str:
+    """`cdk diff` of the synthesized stacks against the emulator (template method) or against AWS."""
+    root = root or project_config.project_root()
+    target = targets.select(use_aws, root, say)
+    if use_aws:
+        environment = _aws_environment(target)
+        assembly = cdk_cli.synth(root, "aws", context, environment=environment)
+        names = resolve_stack_names(target.config.stack_names, requested) if requested else _all(assembly)
+        return cdk_cli.run_cli(root, ["diff", "--app", str(assembly.outdir), *names], environment, "cdk diff")
+    names = stacks_to_deploy(root, requested, say)
+    assembly = cdk_cli.synth(root, "local", context)
+    # The change-set method makes moto fail DeleteChangeSet and the CLI retry for ~50 s.
+    arguments = ["diff", "--app", str(assembly.outdir), "--method=template", *names]
+    return cdk_cli.run_cli(root, arguments, os.environ, "cdk diff --local")
+
+
+def deploy(
+    root: Path | None = None,
+    use_aws: bool = False,
+    requested: list[str] | None = None,
+    yes: bool = False,
+    context: dict[str, str] | None = None,
+    say: Callable[[str], None] = print,
+    confirm: Callable[[str], bool] | None = None,
+    local: bool = False,
+):
+    """Deploy to the emulator (default, or `local`) or, with `use_aws`, to AWS after a diff and a confirmation."""
+    root = root or project_config.project_root()
+    if not targets.aws_chosen(local, use_aws):
+        return deploy_local(root, requested, context, say)
+    target = targets.real_aws(root)
+    check_bootstrapped(target)
+    environment = _aws_environment(target)
+    assembly = cdk_cli.synth(root, "aws", context, environment=environment)
+    for note in assembly.notes:
+        say(f"synth: {note}")
+    names = resolve_stack_names(target.config.stack_names, requested) if requested else _all(assembly)
+    for name in names:
+        assembly.stack(name)
+    say(cdk_cli.run_cli(root, ["diff", "--app", str(assembly.outdir), *names], environment, "cdk diff"))
+    question = f"deploy {', '.join(names)} to account {target.account} in {target.region}?"
+    if not yes and not (confirm or _ask)(question):
+        raise UserError("deploy cancelled: nothing was changed", exit_code=1)
+    arguments = ["deploy", "--app", str(assembly.outdir), "--require-approval", "never", "--exclusively", *names]
+    return cdk_cli.run_cli(root, arguments, environment, "cdk deploy --aws", say=say)
+
+
+def check_bootstrapped(target: targets.Target) -> None:
+    """The CDK bootstrap stack must exist in the account and region (it holds the deploy roles and assets)."""
+    ssm = target.client("ssm")
+    try:
+        ssm.get_parameter(Name=BOOTSTRAP_VERSION_PARAMETER)
+    except ssm.exceptions.ParameterNotFound:
+        raise UserError(
+            f"account {target.account} is not CDK-bootstrapped in {target.region}: run "
+            f"'node_modules/.bin/cdk bootstrap aws://{target.account}/{target.region}' once, then deploy again"
+        ) from None
+
+
+def _aws_environment(target: targets.Target) -> dict[str, str]:
+    return {**os.environ, "CDK_DEFAULT_ACCOUNT": target.account, "CDK_DEFAULT_REGION": target.region}
+
+
+def _all(assembly: cdk_cli.Assembly) -> list[str]:
+    return [stack.name for stack in assembly.stacks]
+
+
+def _ask(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise UserError(f"{question} needs a confirmation: run it on a terminal, or pass --yes (as CodeBuild does)")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")

@@ -1,0 +1,114 @@
+"""SageMaker pipelines on a target: create or update one from its definition, read it back, start it in AWS.
+
+The definition is always sent inline (moto stores a Python repr for PipelineDefinitionS3Location), so the
+pipeline record in the emulator holds exactly the JSON that AWS receives.
+"""
+
+from __future__ import annotations
+
+import json
+
+from botocore.exceptions import ClientError
+
+from localsage.errors import UserError
+
+STEP_IMAGE_OUTPUT = "StepImageUri"
+JSON_GET = "Std:JsonGet"
+
+
+def upsert_pipeline(target, pipeline_name: str, definition: dict, role_arn: str | None = None) -> tuple[str, bool]:
+    """Create the pipeline (inline definition, project tags) or update it in place: (its ARN, whether it was new)."""
+    sagemaker = target.client("sagemaker")
+    body = json.dumps(definition)
+    role = role_arn or target.config.execution_role_arn(target.account)
+    if pipeline_exists(sagemaker, pipeline_name):
+        updated = sagemaker.update_pipeline(PipelineName=pipeline_name, PipelineDefinition=body, RoleArn=role)
+        return updated["PipelineArn"], False
+    created = sagemaker.create_pipeline(
+        PipelineName=pipeline_name, PipelineDefinition=body, RoleArn=role, Tags=target.config.tag_list
+    )
+    return created["PipelineArn"], True
+
+
+def pipeline_exists(sagemaker, pipeline_name: str) -> bool:
+    try:
+        sagemaker.describe_pipeline(PipelineName=pipeline_name)
+        return True
+    except ClientError as exc:
+        # SageMaker answers ResourceNotFound; the emulator a ValidationException saying it could not find it.
+        if exc.response["Error"]["Code"] == "ResourceNotFound" or "find" in exc.response["Error"].get("Message", ""):
+            return False
+        raise
+
+
+def deployed_definition(target, pipeline_name: str) -> dict:
+    """The definition SageMaker holds for `pipeline_name`; a one-line error when it was never upserted."""
+    sagemaker = target.client("sagemaker")
+    if not pipeline_exists(sagemaker, pipeline_name):
+        raise UserError(f"pipeline {pipeline_name} does not exist in {target.kind}: run './dev upsert' first")
+    return json.loads(sagemaker.describe_pipeline(PipelineName=pipeline_name)["PipelineDefinition"])
+
+
+def quality_metric_path(definition: dict) -> str | None:
+    """The JSON path of the metric the definition's quality gate reads (the first `Std:JsonGet` of a Condition
+    step, e.g. `regression_metrics.rmse.value`), or None when it has no such gate."""
+
+    def first_json_get(value: object) -> str | None:
+        if isinstance(value, dict):
+            if JSON_GET in value and isinstance(value[JSON_GET].get("Path"), str):
+                return value[JSON_GET]["Path"]
+            return next(filter(None, (first_json_get(item) for item in value.values())), None)
+        if isinstance(value, list):
+            return next(filter(None, (first_json_get(item) for item in value)), None)
+        return None
+
+    for step in definition.get("Steps", []):
+        if step.get("Type") == "Condition":
+            found = first_json_get(step.get("Arguments", {}).get("Conditions", []))
+            if found:
+                return found
+    return None
+
+
+def check_role_exists(target, role_arn: str) -> None:
+    """Stop with one line when the role is missing; go on (with a note) when IAM does not let us look."""
+    name = role_arn.rsplit("/", 1)[-1]
+    try:
+        target.client("iam").get_role(RoleName=name)
+    except ClientError as exc:
+        code = exc.response["Error"].get("Code", "")
+        if code == "NoSuchEntity":
+            raise UserError(
+                f"role {role_arn} does not exist in account {target.account}: deploy the ML platform stack "
+                "('./dev deploy --aws --stacks ml-platform') or pass --role-arn"
+            ) from None
+        raise UserError(f"cannot read role {role_arn} ({code}): your credentials need iam:GetRole") from None
+
+
+def deployed_step_image(target) -> str:
+    """The step image CDK published (the ML platform stack's output): the image the pipeline's jobs run in AWS."""
+    stack = target.config.stack_names["ml-platform"]
+    try:
+        described = target.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError as exc:
+        if "does not exist" not in exc.response["Error"].get("Message", ""):
+            raise  # access or credential problems are reported as what they are
+        raise UserError(
+            f"stack {stack} is not deployed in account {target.account}: run './dev deploy --aws --stacks ml-platform'"
+        ) from None
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
+    if STEP_IMAGE_OUTPUT not in outputs:
+        raise UserError(
+            f"stack {stack} has no {STEP_IMAGE_OUTPUT} output (was it deployed without docker/Dockerfile?): "
+            "deploy it from this repository with './dev deploy --aws --stacks ml-platform'"
+        )
+    return outputs[STEP_IMAGE_OUTPUT]
+
+
+def start_execution(target, pipeline_name: str, parameters: dict[str, object]) -> str:
+    """StartPipelineExecution with `parameters` (values as text, as the API takes them); the execution ARN."""
+    started = target.client("sagemaker").start_pipeline_execution(
+        PipelineName=pipeline_name,
+        PipelineParameters=[{"Name": name, "Value": str(value)} for name, value in parameters.items()],
+    )
+    return started["PipelineExecutionArn"]

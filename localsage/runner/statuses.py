@@ -1,0 +1,29 @@
+"""The statuses of executions and steps, spelled as SageMaker's ListPipelineExecutionSteps and
+DescribePipelineExecution spell them, plus the runner's own states for steps that never started."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class StepStatus(StrEnum):
+    PENDING = "Pending"  # not started yet (the runner's own)
+    EXECUTING = "Executing"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+    SKIPPED = "Skipped"  # on a condition branch that was not taken (the runner's own)
+    NOT_RUN = "NotRun"  # the execution ended before it could start (the runner's own)
+
+    @property
+    def settled(self) -> bool:
+        """A later step may start after this one (succeeded, or skipped with its branch)."""
+        return self in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+
+
+class ExecutionStatus(StrEnum):
+    EXECUTING = "Executing"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"

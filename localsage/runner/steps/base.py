@@ -1,0 +1,164 @@
+"""The step type interface: one small class per SageMaker step type holds every fact about that type.
+
+A step type says what it is called, whether and by which attributes it is cached, whether it runs a
+container, which arguments it refuses before anything runs, which S3 URIs it reads and writes, which
+properties later steps may read from it (the members of its Describe* response), and how it runs. It gets the
+step's resolved arguments (every expression replaced by its value) and returns the step's properties.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import ClassVar
+
+from localsage.errors import UserError
+from localsage.runner.backends.base import Backend, ContainerSpec, RunningContainer
+from localsage.runner.definition import Step
+
+STDERR_TAIL_LINES = 20
+
+
+def job_name(execution_id: str, step_name: str) -> str:
+    """`pipelines-<execution id>-<step>`, within SageMaker's 63-character job name limit."""
+    cleaned = "".join(char if char.isalnum() else "-" for char in step_name)
+    return f"pipelines-{execution_id}-{cleaned}"[:63].rstrip("-")
+
+
+class StepFailed(Exception):
+    """The step ran and failed; `message` says why, `tail` holds the last lines of its log."""
+
+    def __init__(self, message: str, tail: list[str] | None = None):
+        super().__init__(message)
+        self.tail = tail or []
+
+
+class ExecutionStopped(Exception):
+    """The execution was stopped (Ctrl-C, or a stop request) while this step waited or ran."""
+
+
+@dataclass
+class StepResult:
+    properties: dict
+    outcome: bool | None = None  # a Condition step's result
+
+
+@dataclass
+class StepContext:
+    """What a step type may use: the execution's identity, the step's folder, the target and the backend."""
+
+    step: Step
+    execution_id: str
+    pipeline_name: str
+    target: object  # localsage.adapters.targets.Target
+    work_dir: Path  # this step's folder: opt_ml/ and logs/ live here
+    backend: Backend
+    say: Callable[[str], None] = print
+    running: dict[str, RunningContainer] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def client(self, service: str):
+        return self.target.client(service)
+
+    @property
+    def opt_ml(self) -> Path:
+        return self.work_dir / "opt_ml"
+
+    @property
+    def logs(self) -> Path:
+        return self.work_dir / "logs"
+
+    def job_name(self) -> str:
+        return job_name(self.execution_id, self.step.name)
+
+    def arn(self, resource: str, name: str) -> str:
+        return f"arn:aws:sagemaker:{self.target.region}:{self.target.account}:{resource}/{name.lower()}"
+
+    def container_path(self, path: str, field_name: str) -> Path:
+        """The host folder for a container path, which must lie under /opt/ml (as SageMaker requires)."""
+        if not (path == "/opt/ml" or path.startswith("/opt/ml/")):
+            raise UserError(f"{self.step.where}{field_name} {path!r} must be under /opt/ml")
+        return self.opt_ml / path.removeprefix("/opt/ml").lstrip("/")
+
+    def run_container(self, spec: ContainerSpec) -> None:
+        """Run the job's container to the end; StepFailed with the last lines of its log when it exits non-zero."""
+        if self.stopping.is_set():
+            raise ExecutionStopped()
+        container = self.backend.start(spec)
+        with self.lock:
+            self.running[self.step.name] = container
+        if self.stopping.is_set():  # the stop came while it started: the stop pass may have missed it
+            container.terminate()
+        try:
+            code = container.wait()
+        finally:
+            with self.lock:
+                self.running.pop(self.step.name, None)
+        if self.stopping.is_set():
+            raise ExecutionStopped()
+        if code != 0:
+            lines = spec.log.read_text(encoding="utf-8", errors="replace").splitlines()
+            failure = self.opt_ml / "output" / "failure"
+            reason = failure.read_text(encoding="utf-8").strip() if failure.is_file() else ""
+            raise StepFailed(
+                f"{self.step.where}the container exited with code {code}" + (f": {reason}" if reason else ""),
+                tail=lines[-STDERR_TAIL_LINES:],
+            )
+
+
+class StepType:
+    """One SageMaker step type. Subclasses set the class attributes and implement `run`."""
+
+    type_name: ClassVar[str]
+    # CacheConfig applies (SageMaker caches only job steps) and which arguments make up the cache key
+    # ("Default cache key attributes by pipeline step type"); empty means every argument.
+    cacheable: ClassVar[bool] = False
+    cache_key_attributes: ClassVar[tuple[str, ...]] = ()
+    runs_container: ClassVar[bool] = False
+    # The SageMaker operation whose response later steps read as this step's properties.
+    describe_operation: ClassVar[str | None] = None
+    extra_properties: ClassVar[frozenset[str]] = frozenset()
+
+    def check(self, step: Step) -> None:
+        """Refuse, before anything runs, arguments this step type cannot honour (one-line UserError)."""
+
+    def arguments_of(self, step: Step) -> dict:
+        """The part of the step that is resolved and handed to `run`."""
+        return step.arguments
+
+    def input_uris(self, arguments: dict) -> list[str]:
+        """The S3 URIs the step reads (their content goes into the cache key)."""
+        return []
+
+    def output_uris(self, properties: dict) -> list[str]:
+        """The S3 URIs a cached result needs to still hold what the step wrote."""
+        return []
+
+    def run(self, arguments: dict, context: StepContext) -> StepResult:
+        raise NotImplementedError
+
+    @classmethod
+    def property_names(cls) -> frozenset[str]:
+        """The top-level properties later steps may read."""
+        if cls.describe_operation is None:
+            return cls.extra_properties
+        return _response_members(cls.describe_operation) | cls.extra_properties
+
+
+@cache
+def _response_members(operation: str) -> frozenset[str]:
+    """The members of a SageMaker operation's response, from botocore's service model."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.operation_model(operation).output_shape.members)
+
+
+def request_for(client, operation: str, arguments: dict) -> dict:
+    """The step's arguments that the API operation accepts (definitions also carry SDK-only keys)."""
+    accepted = client.meta.service_model.operation_model(operation).input_shape.members
+    return {key: value for key, value in arguments.items() if key in accepted}

@@ -1,0 +1,23 @@
+"""Model steps (`Model`, and the older `CreateModel`): a SageMaker model (CreateModel) from the step's container."""
+
+from __future__ import annotations
+
+from localsage.runner.steps.base import StepContext, StepResult, StepType, request_for
+
+
+class CreateModel(StepType):
+    type_name = "Model"
+    describe_operation = "DescribeModel"
+
+    def run(self, arguments: dict, context: StepContext) -> StepResult:
+        sagemaker = context.client("sagemaker")
+        request = request_for(sagemaker, "CreateModel", arguments)
+        request.setdefault("ModelName", context.job_name())
+        arn = sagemaker.create_model(**request)["ModelArn"]
+        return StepResult({"ModelName": request["ModelName"], "ModelArn": arn})
+
+
+class LegacyCreateModel(CreateModel):
+    """The type name SDK v2's CreateModelStep writes."""
+
+    type_name = "CreateModel"

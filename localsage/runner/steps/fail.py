@@ -1,0 +1,13 @@
+"""Fail steps: end the execution as Failed with the step's (resolved) ErrorMessage."""
+
+from __future__ import annotations
+
+from localsage.runner.steps.base import StepContext, StepFailed, StepResult, StepType
+
+
+class Fail(StepType):
+    type_name = "Fail"
+
+    def run(self, arguments: dict, context: StepContext) -> StepResult:
+        message = str(arguments.get("ErrorMessage") or "the pipeline reached a Fail step")
+        raise StepFailed(f"{context.step.where}{message}")

@@ -1,0 +1,54 @@
+"""What every task shares: one console, one way to report a UserError (one line, non-zero exit)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psutil
+import requests
+from botocore.exceptions import BotoCoreError, ClientError
+from invoke.exceptions import Exit
+from rich.console import Console
+from rich.markup import escape
+
+from localsage.errors import UserError
+
+__all__ = ["Exit", "UserError", "console", "err_console", "run", "say"]
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+T = TypeVar("T")
+
+
+def say(message: str) -> None:
+    """Progress for humans goes to stderr, so `--json` output on stdout stays machine-readable."""
+    err_console.print(message, markup=False)
+
+
+def run(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Call one toolkit function; turn a UserError or Ctrl-C into a one-line message and an exit code."""
+    try:
+        return function(*args, **kwargs)
+    except UserError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
+        raise Exit(code=exc.exit_code) from None
+    except (BotoCoreError, ClientError) as exc:
+        err_console.print(f"[bold red]error:[/] AWS call failed: {escape(str(exc))}", markup=True, soft_wrap=True)
+        raise Exit(code=1) from None
+    except (requests.RequestException, psutil.Error) as exc:
+        # The emulator's own HTTP API or its process went away mid-task.
+        err_console.print(
+            f"[bold red]error:[/] the emulator did not answer ({escape(str(exc))}): see './dev emulator.status'"
+        )
+        raise Exit(code=1) from None
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        raise Exit(code=130) from None
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -1,0 +1,187 @@
+"""The orchestrator's scheduling, with step types of the test's own (no emulator, no processes): dependencies,
+concurrency, branches, failures, stops, and what it records and tells its observer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from localsage.runner.cache import StepCache
+from localsage.runner.definition import DefinitionError, load
+from localsage.runner.orchestrator import Execution, Orchestrator, RunOptions, check
+from localsage.runner.records import ExecutionRecord, ExecutionStore
+from localsage.runner.statuses import ExecutionStatus, StepStatus
+from localsage.runner.steps.base import ExecutionStopped, StepFailed, StepResult, StepType
+from localsage.runner.steps.condition import Condition
+from localsage.runner.steps.fail import Fail
+
+
+class Journal:
+    """What the fake steps did, in order, across threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.events: list[tuple[str, str]] = []
+        self.running = 0
+        self.most_at_once = 0
+
+    def note(self, step: str, what: str) -> None:
+        with self.lock:
+            self.events.append((step, what))
+            self.running += {"start": 1, "end": -1}.get(what, 0)
+            self.most_at_once = max(self.most_at_once, self.running)
+
+    def order(self, what: str = "start") -> list[str]:
+        return [step for step, event in self.events if event == what]
+
+
+class Work(StepType):
+    """A step that sleeps `Seconds`, fails when `Fail` is set, or waits for a stop when `Block` is set."""
+
+    type_name = "Work"
+    extra_properties = frozenset({"Done"})
+
+    def __init__(self, journal: Journal):
+        self.journal = journal
+
+    def run(self, arguments: dict, context) -> StepResult:
+        self.journal.note(context.step.name, "start")
+        try:
+            if arguments.get("Block"):
+                while not context.stopping.wait(0.01):
+                    pass
+                raise ExecutionStopped()
+            time.sleep(float(arguments.get("Seconds", 0)))
+            if arguments.get("Fail"):
+                raise StepFailed(f"{context.step.where}asked to fail", tail=["last line"])
+            return StepResult({"Done": arguments.get("Value", context.step.name)})
+        finally:
+            self.journal.note(context.step.name, "end")
+
+
+class Observed:
+    def __init__(self):
+        self.changes: list[tuple[str, str]] = []
+        self.failures: list[tuple[str, list[str]]] = []
+
+    def refresh(self, record) -> None:
+        pass
+
+    def step_changed(self, record, step) -> None:
+        self.changes.append((step.name, str(step.status)))
+
+    def failure(self, step, tail) -> None:
+        self.failures.append((step.name, tail))
+
+
+def work(name: str, depends_on: list[str] | None = None, **arguments) -> dict:
+    return {"Name": name, "Type": "Work", "Arguments": arguments, "DependsOn": depends_on or []}
+
+
+def orchestrate(tmp_path, steps: list[dict], max_parallel: int = 4, interrupt_after: float | None = None):
+    journal, observer = Journal(), Observed()
+    types = {"Work": Work(journal), "Condition": Condition(), "Fail": Fail()}
+    definition = load({"Version": "2020-12-01", "Parameters": [], "Steps": steps})
+    check(definition, types)
+    execution = Execution("e1", "arn:execution/e1", "p", "arn:pipeline/p")
+    store = ExecutionStore(tmp_path / "executions")
+    orchestrator = Orchestrator(
+        definition,
+        {},
+        execution,
+        target=None,
+        backend=None,
+        store=store,
+        cache=StepCache(tmp_path / "cache", "p"),
+        options=RunOptions(use_cache=False, max_parallel=max_parallel),
+        observer=observer,
+        say=lambda message: None,
+        types=types,
+    )
+    record = ExecutionRecord("e1", "arn:execution/e1", "p", "arn:pipeline/p", {}, "test", "")
+    if interrupt_after is not None:  # Ctrl-C, as the terminal sends it
+        threading.Timer(interrupt_after, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    try:
+        orchestrator.run(record)
+    except ExecutionStopped:
+        record = store.load("e1")
+    return record, journal, observer
+
+
+def test_steps_wait_for_their_dependencies_and_independent_ones_run_together(tmp_path):
+    steps = [
+        work("A", Seconds=0.2),
+        work("B", Seconds=0.2),
+        work("C", ["A", "B"]),
+        work("D", Value={"Get": "Steps.C.Done"}),
+    ]
+    record, journal, _ = orchestrate(tmp_path, steps)
+    assert record.status == ExecutionStatus.SUCCEEDED
+    assert set(journal.order()[:2]) == {"A", "B"} and journal.order()[2:] == ["C", "D"]
+    assert journal.most_at_once == 2
+    assert record.steps["D"].properties == {"Done": "C"}, "D read C's property, so it ran after C"
+
+
+def test_concurrency_is_bounded_by_max_parallel(tmp_path):
+    _, journal, _ = orchestrate(tmp_path, [work(name, Seconds=0.1) for name in "ABCD"], max_parallel=1)
+    assert journal.most_at_once == 1 and journal.order() == ["A", "B", "C", "D"]
+
+
+def test_a_failed_step_stops_new_steps_and_lets_running_ones_finish(tmp_path):
+    steps = [work("Slow", Seconds=0.4), work("Broken", Fail=True), work("After", ["Broken"]), work("Later", ["Slow"])]
+    record, journal, observer = orchestrate(tmp_path, steps)
+    assert record.status == ExecutionStatus.FAILED
+    assert record.failure == "step Broken: asked to fail"
+    assert record.steps["Slow"].status == StepStatus.SUCCEEDED, "a running step finishes"
+    assert {record.steps[name].status for name in ("After", "Later")} == {StepStatus.NOT_RUN}
+    assert "After" not in journal.order() and "Later" not in journal.order()
+    assert observer.failures == [("Broken", ["last line"])]
+
+
+def test_the_condition_outcome_picks_the_branch_and_skips_the_other(tmp_path):
+    gate = {
+        "Name": "Gate",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [{"Type": "GreaterThan", "LeftValue": {"Get": "Steps.Score.Done"}, "RightValue": 5}],
+            "IfSteps": [work("Register")],
+            "ElseSteps": [{"Name": "Reject", "Type": "Fail", "Arguments": {"ErrorMessage": "too low"}}],
+        },
+    }
+    record, journal, _ = orchestrate(tmp_path, [work("Score", Value=7), gate, work("Report", ["Register"])])
+    assert record.status == ExecutionStatus.SUCCEEDED
+    assert record.steps["Gate"].outcome is True
+    assert record.steps["Reject"].status == StepStatus.SKIPPED
+    assert journal.order() == ["Score", "Register", "Report"]
+    low, _, _ = orchestrate(tmp_path / "low", [work("Score", Value=3), gate, work("Report", ["Register"])])
+    assert low.status == ExecutionStatus.FAILED and low.failure == "step Reject: too low"
+    assert (low.steps["Register"].status, low.steps["Report"].status) == (StepStatus.SKIPPED, StepStatus.SKIPPED)
+
+
+def test_a_stop_marks_running_steps_stopped_and_the_rest_not_run(tmp_path):
+    steps = [work("Waits", Block=True), work("Next", ["Waits"])]
+    record, journal, _ = orchestrate(tmp_path, steps, interrupt_after=0.3)
+    assert record.status == ExecutionStatus.STOPPED
+    assert (record.steps["Waits"].status, record.steps["Next"].status) == (StepStatus.STOPPED, StepStatus.NOT_RUN)
+    assert journal.order("end") == ["Waits"], "the running step saw the stop and ended"
+
+
+def test_every_change_is_saved_and_observed_in_order(tmp_path):
+    record, _, observer = orchestrate(tmp_path, [work("A"), work("B", ["A"])])
+    assert observer.changes == [
+        ("A", "Executing"),
+        ("A", "Succeeded"),
+        ("B", "Executing"),
+        ("B", "Succeeded"),
+    ]
+    stored = ExecutionStore(tmp_path / "executions").load("e1")
+    assert stored.status == ExecutionStatus.SUCCEEDED and stored.steps["B"].status == StepStatus.SUCCEEDED
+
+
+def test_check_refuses_a_type_the_runner_lacks_before_anything_runs(tmp_path):
+    with pytest.raises(DefinitionError, match="has type Transform"):
+        orchestrate(tmp_path, [{"Name": "T", "Type": "Transform", "Arguments": {}}])
