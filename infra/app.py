@@ -8,6 +8,7 @@ unless CDK_OUTDIR says otherwise. A mistake in the context stops synth with one 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -46,8 +47,10 @@ def build(root: Path | None = None, context: dict | None = None, outdir: str | N
     """Build every stack (not yet synthesized); `context` is applied over cdk.json's."""
     root = root or project_config.project_root(INFRA)
     config = project_config.load(root)
+    context = {**infra_settings.cdk_json_context(INFRA.parent), **(context or {})}
+    infra_settings.check_keys({**context, **json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}")})
     app = cdk.App(
-        context={**infra_settings.cdk_json_context(INFRA.parent), **(context or {})},
+        context=context,
         outdir=outdir or os.environ.get("CDK_OUTDIR") or str(INFRA / "cdk.out"),
         analytics_reporting=False,
     )

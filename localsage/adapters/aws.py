@@ -17,7 +17,7 @@ from botocore.awsrequest import AWSResponse
 
 from localsage.errors import UserError
 from localsage.facts.config import LOCAL_ACCOUNT_ID
-from localsage.facts.endpoints import is_loopback_url
+from localsage.facts.endpoints import loopback_problem
 
 FAKE_ACCESS_KEY_ID = "test"
 FAKE_SECRET_ACCESS_KEY = "test"
@@ -81,10 +81,11 @@ def enter_local_mode(endpoint: str, region: str, state_dir: Path) -> None:
 def refuse_remote_endpoints(environ: Mapping[str, str]) -> None:
     """A non-loopback endpoint set by the user is a mistake in local mode: refuse rather than override it."""
     for name, value in sorted(environ.items()):
-        if name.startswith("AWS_ENDPOINT_URL") and value and not is_loopback_url(value):
+        problem = loopback_problem(value) if name.startswith("AWS_ENDPOINT_URL") and value else None
+        if problem:
             raise UserError(
-                f"{name}={value} is not a loopback address: local tasks only talk to the local emulator; "
-                f"unset {name}, or pass --aws to target real AWS"
+                f"{name}={value} is not a loopback address ({problem}): local tasks only talk to the local "
+                f"emulator; unset {name}, or pass --aws to target real AWS"
             )
 
 
@@ -124,5 +125,7 @@ def _no_policy_simulation(model, **_: object) -> tuple[AWSResponse, dict]:
 
 
 def _refuse_non_loopback_request(request, **_: object) -> None:
-    if not is_loopback_url(request.url):
-        raise UserError(f"refused a request to {urlsplit(request.url).hostname}: local mode only talks to loopback")
+    problem = loopback_problem(request.url)
+    if problem:
+        shown = request.url.split("?")[0]
+        raise UserError(f"refused a request to {shown} ({problem}): local mode only talks to loopback")

@@ -1,11 +1,16 @@
-"""Moving a job's data between S3 and its /opt/ml folder, the way SageMaker's File mode does."""
+"""Moving a job's data between S3 and its /opt/ml folder, the way SageMaker's File mode does.
+
+Object keys and archive members are names chosen by whoever can write to the bucket: a name that would land
+outside the folder it is copied into (`..`, an absolute path, a link out of an archive) is refused before
+anything is written.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from localsage.errors import UserError
@@ -33,23 +38,50 @@ def list_objects(s3, uri: str) -> list[dict]:
     return [item for item in found if item["Key"].startswith(prefix) and not item["Key"].endswith("/")]
 
 
+def inside(folder: Path, relative: str, what: str) -> Path:
+    """`folder / relative`, refused with one line naming it when the name would land outside `folder`."""
+    name = PurePosixPath(relative)
+    refused = (
+        not relative
+        or name.is_absolute()
+        or ".." in name.parts
+        or any(character in relative for character in ("\\", "\0"))
+        or not (folder / name).resolve().is_relative_to(folder.resolve())
+    )
+    if refused:
+        raise UserError(f"{what}: {relative!r} would be written outside {folder}: refused, nothing was written")
+    return folder / name
+
+
 def download(s3, uri: str, destination: Path, what: str) -> int:
-    """Copy the object (into `destination/<its name>`) or the prefix (keeping relative keys); returns the count."""
+    """Copy the object (into `destination/<its name>`) or the prefix (keeping relative keys); returns the count.
+
+    Every key is checked first: one that would land outside `destination` stops the copy before any file.
+    """
     objects = list_objects(s3, uri)
     if not objects:
         raise UserError(f"{what}: nothing found at {uri}")
     bucket, key = split_uri(uri)
+    targets = [
+        (item["Key"], inside(destination, _relative_name(item["Key"], key), f"{what}: key {item['Key']!r}"))
+        for item in objects
+    ]
     destination.mkdir(parents=True, exist_ok=True)
 
-    def fetch(item: dict) -> None:
-        relative = Path(item["Key"]).name if item["Key"] == key else item["Key"][len(key) :].lstrip("/")
-        target = destination / relative
+    def fetch(pair: tuple[str, Path]) -> None:
+        object_key, target = pair
         target.parent.mkdir(parents=True, exist_ok=True)
-        s3.download_file(bucket, item["Key"], str(target))
+        s3.download_file(bucket, object_key, str(target))
 
     with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
-        list(pool.map(fetch, objects))
+        list(pool.map(fetch, targets))
     return len(objects)
+
+
+def _relative_name(object_key: str, key: str) -> str:
+    """The name an object gets under the destination: its file name for the object itself, else its key below
+    the prefix."""
+    return object_key.rsplit("/", 1)[-1] if object_key == key else object_key[len(key) :].lstrip("/")
 
 
 def upload_folder(s3, folder: Path, uri: str) -> int:
@@ -92,7 +124,17 @@ def pack(folder: Path, archive: Path) -> Path:
     return archive
 
 
-def unpack(archive: Path, folder: Path) -> None:
+def unpack(archive: Path, folder: Path, what: str) -> None:
+    """Extract the archive with tarfile's `data` filter: a member that is absolute, climbs out with `..`, or links
+    outside the folder is refused (one line naming it) before anything is extracted."""
     folder.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive, "r:*") as tar:
-        tar.extractall(folder, filter="data")
+        members = tar.getmembers()
+        for member in members:
+            try:
+                if PurePosixPath(member.name).is_absolute():
+                    raise tarfile.AbsolutePathError(member)
+                tarfile.data_filter(member, str(folder))
+            except tarfile.FilterError as exc:
+                raise UserError(f"{what}: member {member.name!r} is refused ({exc}): nothing was extracted") from None
+        tar.extractall(folder, members=members, filter="data")

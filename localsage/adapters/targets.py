@@ -20,6 +20,7 @@ from localsage.adapters.emulators.selection import emulator_for
 from localsage.errors import UserError
 from localsage.facts import config as project_config
 from localsage.facts.config import LOCAL_ACCOUNT_ID
+from localsage.facts.endpoints import is_loopback_url
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def real_aws(root: Path | None = None) -> Target:
     root = root or project_config.project_root()
     settings = project_config.load(root)
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint and aws.is_loopback_url(endpoint):
+    if endpoint and is_loopback_url(endpoint):
         raise UserError(
             f"--aws was given but AWS_ENDPOINT_URL={endpoint} points at a local emulator: unset it to target AWS"
         )

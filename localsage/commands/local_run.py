@@ -7,7 +7,10 @@ SageMaker API, then the runner runs every step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from localsage.adapters import targets
@@ -25,6 +28,8 @@ from localsage.runner.run import execution_store, run
 from localsage.views.console import err_console
 from localsage.views.executions import finish_execution, show_executions
 from localsage.views.progress import Progress
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def local_run(
@@ -51,7 +56,7 @@ def local_run(
     chosen_backend = choose(backend, say=say)
     say(f"local-run: {chosen_backend.describe()}")
     execution = register_execution(target, target.config.pipeline_name(variant), definition, parameters)
-    with Progress(err_console, quiet=quiet) as progress:
+    with stopped_by_signals(), Progress(err_console, quiet=quiet) as progress:
         return run(
             definition,
             parameters,
@@ -63,6 +68,21 @@ def local_run(
             observer=progress,
             say=say,
         )
+
+
+@contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a run the way Ctrl-C does: the step processes are stopped and the execution is
+    recorded as Stopped (the default would end this process and leave the steps running)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, signal.default_int_handler) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def local_run_task(as_json: bool = False, params: list[str] | None = None, **options) -> None:

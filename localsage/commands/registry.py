@@ -57,6 +57,8 @@ def set_approval(
 ) -> registry.ModelVersion:
     """Approve or reject `version` (default: the newest pending one); the target notifies the change."""
     check_variant(variant)
+    if status == ApprovalStatus.REJECTED and not (reason or "").strip():
+        raise UserError("reject needs --reason: say why (it is kept as the version's ApprovalDescription)")
     target = targets.select(use_aws, root, say)
     return registry.set_approval(target, status, variant, version, reason, quality_metric_path(target, variant), say)
 

@@ -79,6 +79,30 @@ def load(root: Path) -> InfraSettings:
     return from_context(cdk_json_context(root).get)
 
 
+# The project's own context keys (CDK's own are namespaced: `@aws-cdk/...`, `aws:cdk:...`, `cli-telemetry`).
+KNOWN_KEYS = (
+    TARGET_KEY,
+    "notify_experimental",
+    "notification_email",
+    "source_provider",
+    "source_connection_arn",
+    "source_repository",
+    "source_branch",
+    "codecommit_repository",
+    "quicksight_principal_arns",
+    "athena_bytes_scanned_cutoff",
+)
+CDK_OWN_KEYS = ("cli-telemetry", "acknowledged-issue-numbers")
+
+
+def check_keys(context: dict) -> None:
+    """A key that is neither the project's nor namespaced as CDK's is a typo: one line listing the known ones."""
+    for key in sorted(context):
+        namespaced = key.startswith("@") or ":" in key or "/" in key or key in CDK_OWN_KEYS
+        if not namespaced and key not in KNOWN_KEYS:
+            raise UserError(f"CDK context {key} is unknown: the project's keys are {', '.join(KNOWN_KEYS)}")
+
+
 def from_context(get) -> InfraSettings:
     """Parse the context through `get(key)` (e.g. `app.node.try_get_context`); None means not set."""
     target = _text(get, TARGET_KEY) or "aws"

@@ -13,6 +13,7 @@ import tomli_w
 
 from localsage.errors import UserError
 from localsage.facts.endpoints import is_loopback_url
+from localsage.facts.state_files import write_atomically
 
 CONFIG_FILE = "project.toml"
 VARIANTS = ("experimental", "stable")
@@ -180,12 +181,23 @@ def load(root: Path | None = None) -> ProjectConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path.name} is missing: run './dev init' to create it") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path.name} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path.name} is not valid TOML ({exc}): fix it or recreate it with './dev init'") from None
     return from_mapping(raw, source=path.name)
 
 
 def from_mapping(raw: dict, source: str = CONFIG_FILE) -> ProjectConfig:
+    tables = {"project": ProjectConfig, "emulator": EmulatorSettings}
+    known = "; ".join(
+        f"[{name}] ({', '.join(f.name for f in fields(kind) if f.name != 'emulator')})" for name, kind in tables.items()
+    )
+    unknown = sorted(set(raw) - set(tables))
+    if unknown:
+        raise UserError(f"{source}: unknown table [{unknown[0]}]: the tables are {known}")
+    if not raw:
+        raise UserError(f"{source} is empty: the tables are {known}; './dev init' writes them")
     project = _section(raw, "project", source)
     emulator = _section(raw, "emulator", source)
     _reject_unknown(project, ProjectConfig, source, "project", skip={"emulator"})
@@ -271,9 +283,7 @@ def write(config: ProjectConfig, root: Path) -> Path:
         "# account and artifact_bucket may stay empty: the bucket is then <base>-artifacts-<account>-<region>.\n\n"
     )
     path = root / CONFIG_FILE
-    temporary = path.with_suffix(".toml.tmp")
-    temporary.write_text(header + tomli_w.dumps(document), encoding="utf-8")
-    temporary.replace(path)
+    write_atomically(path, header + tomli_w.dumps(document))
     return path
 
 

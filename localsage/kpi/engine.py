@@ -1,7 +1,13 @@
-"""DuckDB over the local KPI files: the table `model_kpis` (also `<database>.model_kpis`), queries run in UTC."""
+"""DuckDB over the local KPI files: the table `model_kpis` (also `<database>.model_kpis`), queries run in UTC.
+
+The queries run in a sandbox: once the KPI files are loaded, DuckDB may read or write no file but its own
+spill files (`enable_external_access` off, only the work folder allowed), and its configuration is locked, so
+a query cannot read the host's files or environment, copy data out, attach databases or load extensions.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +21,9 @@ from localsage.facts.kpi_schema import KpiSchema, csv_column_types, engine_type,
 # rest of its window sorts to temp_directory, which costs some speed on large inputs.
 MEMORY_LIMIT = "160MB"
 PREVIEW_ROWS = 10
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_CSV_COLUMN = re.compile(r'converting column "([^"]+)"')
+_CSV_VALUE = re.compile(r"Could not convert string \"(.*?)\" to '(\w+)'")
 
 
 @dataclass(frozen=True)
@@ -52,21 +61,51 @@ def open_database(files: list[Path], schema: KpiSchema, database: str, work_dir:
             f"coalesce({_quote_name(name)}, '') AS {_quote_name(name)}" if kind == "VARCHAR" else _quote_name(name)
             for name, kind in table_column_types(schema).items()
         )
+        reader = (
+            f"columns = {columns}, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+            f"hive_partitioning = true, hive_types = {partitions}"
+        )
         try:
-            connection.execute(
-                f"CREATE TABLE {rows} AS SELECT {selected} FROM read_csv({file_list}, columns = {columns}, "
-                f"header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-                f"hive_partitioning = true, hive_types = {partitions})"
-            )
+            connection.execute(f"CREATE TABLE {rows} AS SELECT {selected} FROM read_csv({file_list}, {reader})")
         except duckdb.Error as exc:
+            problem = _misfit(connection, files, reader) or str(exc).splitlines()[0]
             connection.close()
-            raise UserError(f"a KPI file does not fit the schema: {str(exc).splitlines()[0]}") from None
+            raise UserError(f"a KPI file does not fit the schema: {problem}") from None
     else:
         # No KPI files yet (kpi-check --allow-empty): the same columns, no rows.
         typed = ", ".join(f"{_quote_name(name)} {kind}" for name, kind in table_column_types(schema).items())
         connection.execute(f"CREATE TABLE {rows} ({typed})")
     connection.execute(f"CREATE VIEW {_quote_name(schema.table)} AS SELECT * FROM {rows}")
+    _sandbox(connection, work_dir)
     return connection
+
+
+def _sandbox(connection: duckdb.DuckDBPyConnection, work_dir: Path) -> None:
+    connection.execute(f"SET allowed_directories = [{_quote_text(str(work_dir.resolve()))}]")
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+
+
+def _misfit(connection: duckdb.DuckDBPyConnection, files: list[Path], reader: str) -> str | None:
+    """`<file>: line N: column C: ...` for the first file DuckDB cannot read with the schema (DuckDB's own error
+    names neither the file nor, always, the column)."""
+    for path in files:
+        try:  # every column converted (a count alone would convert none)
+            connection.execute(
+                f"CREATE TEMP TABLE kpi_misfit AS SELECT * FROM read_csv({_quote_text(str(path))}, {reader})"
+            )
+            connection.execute("DROP TABLE kpi_misfit")
+        except duckdb.Error as exc:
+            message = str(exc)
+            line = _CSV_LINE.search(message)
+            column = _CSV_COLUMN.search(message)
+            value = _CSV_VALUE.search(message)
+            parts = [str(path)]
+            parts += [f"line {line.group(1)}"] if line else []
+            parts += [f"column {column.group(1)}"] if column else []
+            parts += [f"{value.group(1)!r} is not a {value.group(2)}"] if value else [message.splitlines()[0]]
+            return ": ".join(parts)
+    return None
 
 
 def to_duckdb(statement: exp.Expression) -> str:

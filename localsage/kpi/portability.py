@@ -20,6 +20,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.tokens import TokenType
 
 DIALECT = "athena"
+ONLY_QUERIES = "only SELECT/WITH queries (or CREATE VIEW ... AS SELECT) run here"
 _LINE_IN_MESSAGE = re.compile(r"Line: (\d+)")
 _UNKNOWN_COLUMN = re.compile(r"Column '([^']+)' could not be resolved")
 
@@ -53,6 +54,8 @@ def check_sql(sql: str, table_types: dict[str, str], database: str, table: str) 
         found = f"{len(statements)} statements" if statements else "no statement"
         return CheckedSql(None, (Finding(1, f"{found}: an Athena named query holds exactly one statement"),))
     statement = statements[0]
+    if not _is_query(statement):
+        return CheckedSql(None, (Finding(_line_of(statement), ONLY_QUERIES),))
     findings = _double_colon_casts(sql)
     try:
         typed = _typed_copy(statement, {database: {table: table_types}}, database)
@@ -71,6 +74,13 @@ def check_sql(sql: str, table_types: dict[str, str], database: str, table: str) 
     return CheckedSql(statement, tuple(unique))
 
 
+def _is_query(statement: exp.Expression) -> bool:
+    """A query, or a view over one (a dashboard's named query may create the view it reads)."""
+    if isinstance(statement, exp.Create):
+        return (statement.kind or "").upper() == "VIEW" and isinstance(statement.expression, exp.Query)
+    return isinstance(statement, exp.Query)
+
+
 def _typed_copy(statement: exp.Expression, schema: dict, database: str) -> exp.Expression:
     qualified = qualify(statement.copy(), schema=schema, db=database, dialect=DIALECT, validate_qualify_columns=True)
     return annotate_types(qualified, schema=schema, dialect=DIALECT)
@@ -83,6 +93,16 @@ def _double_colon_casts(sql: str) -> list[Finding]:
         for token in tokens
         if token.token_type == TokenType.DCOLON
     ]
+
+
+def _table_function(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Func) and not isinstance(node, exp.Unnest) and isinstance(node.parent, exp.Table):
+        name = node.name if isinstance(node, exp.Anonymous) else node.sql_name().lower()
+        return (
+            f"{name}(...) reads outside the KPI tables and is no Athena table function: "
+            "query the KPI table (model_kpis), or UNNEST an array"
+        )
+    return None
 
 
 def _format_datetime(node: exp.Expression) -> str | None:
@@ -159,6 +179,7 @@ def _format_function(node: exp.Expression) -> str | None:
 
 
 _RULES: tuple[Callable[[exp.Expression], str | None], ...] = (
+    _table_function,
     _format_datetime,
     _multi_array_unnest,
     _unnest_of_rows,

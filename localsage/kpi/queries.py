@@ -42,6 +42,8 @@ def load_query(path: Path) -> NamedQuery:
         sql = path.read_text(encoding="utf-8")
     except (FileNotFoundError, IsADirectoryError):
         raise UserError(f"{path}: no such SQL file: check the path given to --sql") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}): save the SQL file as UTF-8") from None
     if not sql.strip():
         raise UserError(f"{path}: the SQL file is empty: write one SELECT or CREATE VIEW statement")
     expected_columns, min_rows = _read_sidecar(path.with_name(path.stem + SIDECAR_SUFFIX))

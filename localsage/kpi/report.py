@@ -14,6 +14,7 @@ from pathlib import Path
 from localsage.errors import UserError
 from localsage.facts import config as project_config
 from localsage.facts import kpi_schema
+from localsage.facts.state_files import write_atomically
 from localsage.kpi import queries as kpi_queries
 from localsage.kpi.check import cell_text, fetch_data
 
@@ -26,6 +27,8 @@ MAX_REGRESSION_ROWS = 200
 # No red among the series colours: red marks the regressions.
 COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
 WIDTH, HEIGHT, MARGIN = 640, 240, 48
+# Marks the files this module writes, so --output replaces a report, never a file the user wrote.
+GENERATOR = "localsage kpi-report"
 
 
 def write_report(
@@ -43,8 +46,9 @@ def write_report(
     missing = [metric for metric in METRICS if metric not in schema.column_names]
     if missing:
         raise UserError(f"{kpi_schema.SCHEMA_FILE}: the report charts {', '.join(missing)}, which the schema lacks")
-    data = fetch_data(root, Path(source) if source else None, use_aws, say)
     path = Path(output) if output else project_config.local_dir(root) / "kpi-report.html"
+    check_output(path)
+    data = fetch_data(root, Path(source) if source else None, use_aws, say)
     connection = engine.open_database(
         data.files, schema, config.glue_database, project_config.local_dir(root) / "kpi-duckdb"
     )
@@ -60,11 +64,16 @@ def write_report(
     finally:
         connection.close()
     page = render(config.use_case_id, data.source, latest, regressions, regression_count, points)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(path)
+    write_atomically(path, page)
     return path
+
+
+def check_output(path: Path) -> None:
+    """The report only replaces a report: not a folder, not a file something else wrote."""
+    if path.is_dir():
+        raise UserError(f"--output {path} is a folder: give a file name, e.g. {path / 'kpi-report.html'}")
+    if path.exists() and GENERATOR not in path.read_text(encoding="utf-8", errors="replace")[:2000]:
+        raise UserError(f"--output {path} exists and is not a KPI report: choose another name, or remove it first")
 
 
 def _checked_sql(root: Path, schema: kpi_schema.KpiSchema, database: str, name: str) -> str:
@@ -136,6 +145,7 @@ def render(
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="generator" content="{GENERATOR}">
 <title>Model KPIs: {html.escape(use_case)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from localsage.adapters.s3io import inside
 from localsage.adapters.targets import Target
 from localsage.errors import UserError
 from localsage.facts import config as project_config
+from localsage.facts.state_files import write_atomically
 from localsage.kpi.files import NoKpiFiles
 
 MANIFEST = ".manifest.json"
@@ -43,10 +45,12 @@ def sync(target: Target, say: Callable[[str], None] = print) -> SyncSummary:
     remote = _list_objects(client, target.bucket, prefix, location, hint)
     if not remote:
         raise NoKpiFiles(f"no KPI files under {location}: {hint}")
+    wanted = {key[len(prefix) :]: stamp for key, stamp in remote.items()}
+    for relative in wanted:
+        inside(folder, relative, f"KPI file s3://{target.bucket}/{prefix}{relative}")
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / MANIFEST
     known = _read_manifest(manifest_path)
-    wanted = {key[len(prefix) :]: stamp for key, stamp in remote.items()}
     stale = [
         relative
         for relative, stamp in wanted.items()
@@ -61,7 +65,7 @@ def sync(target: Target, say: Callable[[str], None] = print) -> SyncSummary:
             list(
                 pool.map(lambda relative: _download(client, target.bucket, prefix + relative, folder / relative), stale)
             )
-    manifest_path.write_text(json.dumps(wanted, indent=0, sort_keys=True), encoding="utf-8")
+    write_atomically(manifest_path, json.dumps(wanted, indent=0, sort_keys=True))
     return SyncSummary(folder, downloaded=len(stale), deleted=len(gone), unchanged=len(wanted) - len(stale))
 
 

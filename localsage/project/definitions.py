@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from localsage.adapters import s3io
 from localsage.facts.config import check_variant, local_dir
+from localsage.facts.state_files import write_atomically
 from localsage.project import build, layout
 from localsage.project.uploads import Upload, content_addressed_prefix, content_digest
 
@@ -58,11 +59,8 @@ def project_definition(target, variant: str, say: Callable[[str], None] = print)
         built = build.build(target, variant)
         definition, uploads = built.definition, built.uploads
         say(f"local-run: definition built in {time.monotonic() - started:.1f} s")
-    cache.parent.mkdir(parents=True, exist_ok=True)
     record = {"inputs": digests, "definition": definition, "uploads": [upload.as_dict() for upload in uploads]}
-    temporary = cache.with_suffix(".tmp")
-    temporary.write_text(json.dumps(record, indent=2), encoding="utf-8")
-    temporary.replace(cache)
+    write_atomically(cache, json.dumps(record, indent=2))
     return definition
 
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from localsage.adapters import s3io
+from localsage.facts.state_files import write_atomically
 
 _DURATION = re.compile(
     r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -93,8 +94,4 @@ class StepCache:
         return entry
 
     def store(self, entry: CacheEntry) -> None:
-        path = self.folder / entry.step / f"{entry.key}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(entry), indent=2), encoding="utf-8")
-        temporary.replace(path)
+        write_atomically(self.folder / entry.step / f"{entry.key}.json", json.dumps(asdict(entry), indent=2))

@@ -190,8 +190,13 @@ class Orchestrator:
                         name = futures.pop(future)
                         failed |= self._settle(record, name, future)
             except KeyboardInterrupt:
-                self._stop(record, futures)
+                self._stop(record, futures, "stopped (Ctrl-C, SIGTERM or SIGHUP); run again to resume from the cache")
                 raise ExecutionStopped() from None
+            except BaseException as exc:
+                # Whatever ends the run early (a closed output, an error of the runner itself) stops the step
+                # processes and leaves a finished record, never orphans and an execution stuck in Executing.
+                self._stop(record, futures, f"the runner stopped: {type(exc).__name__}: {exc}")
+                raise
         self._finish(record)
         return record
 
@@ -300,7 +305,7 @@ class Orchestrator:
         self._changed(record, name)
         return step.status == StepStatus.FAILED
 
-    def _stop(self, record: ExecutionRecord, futures: dict[Future, str]) -> None:
+    def _stop(self, record: ExecutionRecord, futures: dict[Future, str], reason: str) -> None:
         self.stopping.set()
         with self.running_lock:
             for container in list(self.running.values()):
@@ -314,10 +319,9 @@ class Orchestrator:
             if step.status == StepStatus.PENDING:
                 step.status = StepStatus.NOT_RUN
         record.status = ExecutionStatus.STOPPED
-        record.failure = "stopped by the user (Ctrl-C); run again to resume from the cache"
+        record.failure = reason
         record.ended = time.time()
         self.store.save(record)
-        self.observer.refresh(record)
 
     def _finish(self, record: ExecutionRecord) -> None:
         locate = property_file_locator(self.definition, self.step_property)

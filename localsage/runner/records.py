@@ -12,7 +12,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import psutil
+
 from localsage.errors import UserError
+from localsage.facts.state_files import write_atomically
 from localsage.runner.statuses import ExecutionStatus, StepStatus
 
 
@@ -53,6 +56,17 @@ class ExecutionRecord:
     failure: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
     property_files: dict[str, object] = field(default_factory=dict)  # "<step>.<file>" -> its JSON
+    runner_pid: int | None = None  # the process running the execution, with its start time (PIDs are reused)
+    runner_started: float | None = None
+
+    def runner_is_gone(self) -> bool:
+        """An execution still marked Executing whose runner process no longer exists (killed, machine restarted)."""
+        if self.status != ExecutionStatus.EXECUTING or self.runner_pid is None:
+            return False
+        try:
+            return abs(psutil.Process(self.runner_pid).create_time() - (self.runner_started or 0)) > 0.5
+        except psutil.Error:
+            return True
 
     @property
     def duration(self) -> float:
@@ -104,10 +118,7 @@ class ExecutionStore:
 
     def save(self, record: ExecutionRecord) -> None:
         path = self.execution_dir(record.execution_id) / "execution.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(record), indent=2, default=str), encoding="utf-8")
-        temporary.replace(path)
+        write_atomically(path, json.dumps(asdict(record), indent=2, default=str))
 
     def load(self, execution_id: str) -> ExecutionRecord:
         path = self.execution_dir(execution_id) / "execution.json"
@@ -119,7 +130,25 @@ class ExecutionStore:
         raw["steps"] = {
             name: StepRecord(**{**step, "status": StepStatus(step["status"])}) for name, step in raw["steps"].items()
         }
-        return ExecutionRecord(**{**raw, "status": ExecutionStatus(raw["status"])})
+        record = ExecutionRecord(**{**raw, "status": ExecutionStatus(raw["status"])})
+        if record.runner_is_gone():
+            self._ended_without_runner(record)
+        return record
+
+    def _ended_without_runner(self, record: ExecutionRecord) -> None:
+        """Never shown as Executing forever: the record is finished as Failed, saying why."""
+        record.status = ExecutionStatus.FAILED
+        record.failure = (
+            f"the runner (PID {record.runner_pid}) ended before the execution did (killed, or the machine restarted)"
+        )
+        record.ended = record.ended or time.time()
+        for step in record.steps.values():
+            if step.status == StepStatus.EXECUTING:
+                step.status = StepStatus.FAILED
+                step.failure = record.failure
+            elif step.status == StepStatus.PENDING:
+                step.status = StepStatus.NOT_RUN
+        self.save(record)
 
     def all(self) -> list[ExecutionRecord]:
         """Every recorded execution, newest first."""

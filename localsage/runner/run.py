@@ -7,7 +7,10 @@ nor of upserts, registry views or notifications: the step types reach AWS only t
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+import psutil
 
 from localsage.runner.backends.base import Backend
 from localsage.runner.cache import StepCache
@@ -47,6 +50,8 @@ def run(
         parameters=parameters,
         backend=backend.name,
         definition_file=str(copy),
+        runner_pid=os.getpid(),
+        runner_started=psutil.Process().create_time(),
     )
     orchestrator = Orchestrator(
         definition,

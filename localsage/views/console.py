@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -48,6 +49,10 @@ def run(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         raise Exit(code=130) from None
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): nothing more to say to anyone, and nothing to flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise Exit(code=1) from None
 
 
 def print_json(data: Any) -> None:

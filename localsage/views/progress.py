@@ -46,11 +46,15 @@ def step_table(record: ExecutionRecord) -> Table:
 
 
 class Progress:
-    """Shows the execution as it runs (the runner's Observer); `quiet` (for --json) shows nothing but failures."""
+    """Shows the execution as it runs (the runner's Observer); `quiet` (for --json) shows nothing but failures.
+
+    A reader that goes away (`| head`, a closed terminal) ends the display, never the run.
+    """
 
     def __init__(self, console: Console, quiet: bool = False):
         self.console = console
         self.quiet = quiet
+        self.closed = False
         self.live: Live | None = None
 
     def __enter__(self) -> Progress:
@@ -61,30 +65,40 @@ class Progress:
 
     def __exit__(self, *exc_info) -> None:
         if self.live:
-            self.live.__exit__(*exc_info)
+            self._shown(lambda: self.live.__exit__(*exc_info))
 
     def refresh(self, record: ExecutionRecord) -> None:
         if self.live:
-            self.live.update(step_table(record))
+            self._shown(lambda: self.live.update(step_table(record)))
 
     def step_changed(self, record: ExecutionRecord, step: StepRecord) -> None:
         if self.live:
-            self.live.update(step_table(record))
+            self._shown(lambda: self.live.update(step_table(record)))
         elif not self.quiet and step.status != StepStatus.PENDING:
             duration = (
                 "" if step.duration is None or step.status == StepStatus.EXECUTING else f" in {step.duration:.1f} s"
             )
             note = step_note(step)
-            self.console.print(
-                f"{step.name:<16} {step.status}{duration}" + (f"  ({note})" if note else ""), markup=False
-            )
+            line = f"{step.name:<16} {step.status}{duration}" + (f"  ({note})" if note else "")
+            self._shown(lambda: self.console.print(line, markup=False))
 
     def failure(self, step: StepRecord, tail: list[str]) -> None:
-        self.console.print(f"[bold red]{escape(step.name)} failed[/]; the last {len(tail)} lines of its output:")
-        for line in tail:
-            self.console.print(f"  {line}", markup=False, highlight=False)
-        if step.log:
-            self.console.print(f"full log: {step.log}", markup=False)
+        def show() -> None:
+            self.console.print(f"[bold red]{escape(step.name)} failed[/]; the last {len(tail)} lines of its output:")
+            for line in tail:
+                self.console.print(f"  {line}", markup=False, highlight=False)
+            if step.log:
+                self.console.print(f"full log: {step.log}", markup=False)
+
+        self._shown(show)
+
+    def _shown(self, show) -> None:
+        if self.closed:
+            return
+        try:
+            show()
+        except (BrokenPipeError, ValueError):  # ValueError: writing to a closed file
+            self.live, self.closed = None, True
 
 
 def print_summary(console: Console, record: ExecutionRecord) -> None:

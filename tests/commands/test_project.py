@@ -42,12 +42,6 @@ def test_init_with_an_invalid_value_leaves_the_file_untouched(project_root):
     assert not list(project_root.glob("*.tmp"))
 
 
-def test_a_remote_localstack_endpoint_is_refused(project_root):
-    (project_root / "project.toml").write_text('[emulator]\nlocalstack_endpoint = "https://localstack.example.com"\n')
-    with pytest.raises(UserError, match="emulator.localstack_endpoint .* use a loopback address"):
-        config.load(project_root)
-
-
 def test_init_repairs_a_broken_project_file(project_root):
     (project_root / "project.toml").write_text("[project\nthis is not toml")
     _, chosen = initialise(project_root, {"region": "eu-west-1"}, interactive=False)

@@ -156,7 +156,7 @@ def test_approve_with_nothing_pending_says_so(project):
     for version in registry_commands.models(VARIANT, root=project.root, say=quiet):
         if version.approval_status == "PendingManualApproval":
             registry_commands.set_approval(
-                ApprovalStatus.REJECTED, VARIANT, version=str(version.version), root=project.root, say=quiet
+                ApprovalStatus.REJECTED, VARIANT, version=str(version.version), reason="clearing", root=project.root
             )
     with pytest.raises(UserError, match=f"no model in {project.group} awaits approval .*pass --version"):
         registry_commands.set_approval(ApprovalStatus.APPROVED, VARIANT, root=project.root, say=quiet)

@@ -83,3 +83,9 @@ def test_tags_and_bucket_location_in_the_shapes_the_apis_take():
     assert config.ProjectConfig(region="eu-west-1").bucket_location() == {
         "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}
     }
+
+
+def test_a_remote_localstack_endpoint_is_refused(project_root):
+    (project_root / "project.toml").write_text('[emulator]\nlocalstack_endpoint = "https://localstack.example.com"\n')
+    with pytest.raises(UserError, match="emulator.localstack_endpoint .* use a loopback address"):
+        config.load(project_root)

@@ -30,9 +30,15 @@ from localsage.adapters import aws, local_events
 from localsage.adapters.emulators.base import Emulator, Status, loopback_http
 from localsage.errors import UserError
 from localsage.facts.config import LOCAL_ACCOUNT_ID
+from localsage.facts.state_files import write_atomically
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5.0
+# The server's environment: these of the caller's variables and its own settings, nothing else (no caller
+# credentials, profiles, tokens or proxies reach it).
+KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ")
+# Marks the server a project started, so it is found again when its state file is damaged or gone.
+OWNER_VARIABLE = "LOCALSAGE_EMULATOR_STATE"
 # Side-effect free: moto's own configuration, read-only on GET (the recorder's endpoints switch recording on).
 PROBE_PATH = "/moto-api/config"
 
@@ -70,7 +76,7 @@ class MotoEmulator(Emulator):
     # ---- public operations -------------------------------------------------------------------
 
     def status(self) -> Status:
-        record = self._read_record()
+        record = self._read_record() or self._adopt_orphan()
         if record is None:
             return Status("stopped", "no emulator is running for this project")
         process = self._own_process(record)
@@ -164,9 +170,12 @@ class MotoEmulator(Emulator):
 
     def _start(self, port: int) -> ServerRecord:
         environment = {
-            **os.environ,
+            **{name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ},
             "MOTO_ACCOUNT_ID": LOCAL_ACCOUNT_ID,
             "MOTO_RECORDER_FILEPATH": str(self.recording),
+            "AWS_ACCESS_KEY_ID": aws.FAKE_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": aws.FAKE_SECRET_ACCESS_KEY,
+            OWNER_VARIABLE: str(self.folder.resolve()),
             **aws.no_proxy_environment(),
         }
         command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
@@ -201,9 +210,7 @@ class MotoEmulator(Emulator):
         return record
 
     def _write_record(self, record: ServerRecord) -> None:
-        temporary = self.state_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(record), indent=2), encoding="utf-8")
-        temporary.replace(self.state_file)
+        write_atomically(self.state_file, json.dumps(asdict(record), indent=2))
 
     def _wait_until_ready(self, child: subprocess.Popen, record: ServerRecord) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -252,6 +259,38 @@ class MotoEmulator(Emulator):
             self.state_file.unlink(missing_ok=True)
             return None
 
+    def _adopt_orphan(self) -> ServerRecord | None:
+        """A server this project started whose state file is damaged or gone (say `.local` was deleted): found by
+        the marker in its environment and recorded again, so it is never left running unseen."""
+        owner = str(self.folder.resolve())
+        for process in psutil.process_iter(["cmdline"]):
+            try:
+                if (
+                    "moto.server" not in (process.info["cmdline"] or [])
+                    or process.environ().get(OWNER_VARIABLE) != owner
+                ):
+                    continue
+                ports = [c.laddr.port for c in process.net_connections() if c.status == psutil.CONN_LISTEN]
+                created = process.create_time()
+            except psutil.Error:
+                continue
+            if not ports:
+                continue
+            record = ServerRecord(
+                pid=process.pid,
+                create_time=created,
+                port=ports[0],
+                endpoint=f"http://localhost:{ports[0]}",
+                started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+                recording=str(self.recording),
+            )
+            self._write_record(record)
+            self.say(
+                f"emulator: found PID {process.pid}, which this project started, without its state file; recorded it"
+            )
+            return record
+        return None
+
     @staticmethod
     def _own_process(record: ServerRecord) -> psutil.Process | None:
         """The recorded process, only if it is still the one we started (same PID *and* start time)."""
@@ -272,7 +311,10 @@ class MotoEmulator(Emulator):
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether a server could listen on the port now (a port whose last connections linger in TIME_WAIT is free:
+    the server binds with SO_REUSEADDR too)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
             return True

@@ -194,7 +194,7 @@ def _framework_command(s3, hyperparameters: dict, context: StepContext) -> list[
     if source:
         archive = context.work_dir / "sourcedir.tar.gz"
         s3.download_file(*s3io.split_uri(hyperparameter_value(source)), str(archive))
-        s3io.unpack(archive, code)
+        s3io.unpack(archive, code, f"{context.step.where}{V2_SOURCE} {source}")
     if not (code / program).is_file():
         raise UserError(f"{context.step.where}sagemaker_program {program} is not in {V2_SOURCE}")
     arguments = []
