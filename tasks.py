@@ -94,6 +94,12 @@ def status(c, json=False):
 
 
 @task
+def env(c):
+    """Print the shell lines that point any AWS client at the emulator: eval "$(./dev emulator.env)"."""
+    console.run(emulator_commands.env_task)
+
+
+@task
 def reset(c):
     """Erase the emulator's state (buckets, objects, registry entries) and its recording."""
     console.run(emulator_commands.reset)
@@ -105,12 +111,15 @@ def reset(c):
         "variant": "experimental (default) or stable: picks the pipeline name and model package group.",
         "param": "Override a pipeline parameter, Name=Value (repeatable), e.g. --param RmseThreshold=2.5.",
         "definition": "Run this definition JSON instead of building ml/pipeline.py (its code must be in the emulator).",
+        "pipeline-name": "With --definition: the pipeline it runs as (default: the file's name; never the project's).",
         "backend": "auto (docker only when an engine answers), process or docker; default $LOCALSAGE_BACKEND or auto.",
         "no-cache": "Run every step, ignoring CacheConfig.",
         "json": "Print a machine-readable summary on stdout (progress stays on stderr).",
     },
 )
-def local_run(c, variant="experimental", param=None, definition=None, backend=None, no_cache=False, json=False):
+def local_run(
+    c, variant="experimental", param=None, definition=None, pipeline_name=None, backend=None, no_cache=False, json=False
+):
     """Run the pipeline definition on this machine against the emulator and register the model there."""
     console.run(
         local_run_commands.local_run_task,
@@ -118,6 +127,7 @@ def local_run(c, variant="experimental", param=None, definition=None, backend=No
         variant=variant,
         params=param,
         definition_file=definition,
+        pipeline_name=pipeline_name,
         backend=backend,
         use_cache=not no_cache,
         say=console.say,
@@ -306,7 +316,7 @@ def deploy(c, local=False, aws=False, stacks=None, yes=False, context=None):
     console.run(deploy_commands.deploy_task, local, aws, stacks, yes, context)
 
 
-emulator = Collection("emulator", up, down, status, reset)
+emulator = Collection("emulator", up, down, status, env, reset)
 namespace = Collection(
     init,
     names,

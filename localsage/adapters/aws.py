@@ -24,7 +24,7 @@ FAKE_SECRET_ACCESS_KEY = "test"
 # Keys the emulators and localstack-client accept as "not a real credential".
 FAKE_ACCESS_KEYS = frozenset({"test", "testing", "mock", "foobar", "key", "fake"})
 # Variables that could send a local run to real AWS, or make boto3 read a profile with real keys.
-_CLEARED_IN_LOCAL_MODE = (
+CLEARED_IN_LOCAL_MODE = (
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
     "AWS_SESSION_TOKEN",
@@ -61,6 +61,30 @@ def local_environment(endpoint: str, region: str, state_dir: Path) -> dict[str, 
     }
 
 
+# What a client outside the toolkit needs to reach the emulator (`./dev emulator.env` prints it).
+CLIENT_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_EC2_METADATA_DISABLED",
+    "SAGEMAKER_VALIDATE_ROLE",
+    "NO_PROXY",
+    "no_proxy",
+)
+
+
+def client_environment(endpoint: str, region: str, state_dir: Path) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in local_environment(endpoint, region, state_dir).items()
+        if name in CLIENT_VARIABLES
+    }
+
+
 def no_proxy_environment() -> dict[str, str]:
     """Loopback bypasses any HTTP(S)_PROXY the user set: local traffic must never leave the machine."""
     loopback = ["localhost", "127.0.0.1", "::1"]
@@ -72,7 +96,7 @@ def no_proxy_environment() -> dict[str, str]:
 def enter_local_mode(endpoint: str, region: str, state_dir: Path) -> None:
     """Point this process (and every child it starts) at the emulator, then prove nothing can reach AWS."""
     refuse_remote_endpoints(os.environ)
-    for name in _CLEARED_IN_LOCAL_MODE:
+    for name in CLEARED_IN_LOCAL_MODE:
         os.environ.pop(name, None)
     os.environ.update(local_environment(endpoint, region, state_dir))
     check_local_environment(os.environ)

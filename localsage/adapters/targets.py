@@ -98,7 +98,7 @@ def local(root: Path | None = None, say: Callable[[str], None] = print) -> Targe
     root = root or project_config.project_root()
     settings = project_config.load(root)
     aws.refuse_remote_endpoints(os.environ)
-    endpoint = emulator_for(root, settings.emulator, say).endpoint()
+    endpoint = emulator_for(root, settings, say).endpoint()
     aws.enter_local_mode(endpoint, settings.region, project_config.local_dir(root))
     return Target("local", root, settings, LOCAL_ACCOUNT_ID, endpoint)
 

@@ -7,6 +7,7 @@ SageMaker API, then the runner runs every step.
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -17,13 +18,13 @@ from localsage.adapters import targets
 from localsage.commands.flags import split_params
 from localsage.errors import UserError
 from localsage.facts.config import check_variant, local_dir, project_root
-from localsage.operations.pipelines import start_execution, upsert_pipeline
+from localsage.operations.pipelines import upsert_pipeline
 from localsage.operations.registry import ensure_model_package_group
 from localsage.project.definitions import project_definition, upload_sample_data
 from localsage.runner.backends.selection import choose
 from localsage.runner.definition import PipelineDefinition, load
 from localsage.runner.orchestrator import Execution, check
-from localsage.runner.records import ExecutionRecord
+from localsage.runner.records import ExecutionRecord, execution_arn, new_execution_id
 from localsage.runner.run import execution_store, run
 from localsage.views.console import err_console
 from localsage.views.executions import finish_execution, show_executions
@@ -41,13 +42,22 @@ def local_run(
     quiet: bool = False,
     say: Callable[[str], None] = print,
     root: Path | None = None,
+    pipeline_name: str | None = None,
 ) -> ExecutionRecord:
-    """Run the pipeline locally; returns the execution record (status Succeeded, Failed or Stopped)."""
+    """Run the pipeline locally; returns the execution record (status Succeeded, Failed or Stopped).
+
+    A `definition_file` runs as its own pipeline: `pipeline_name`, else one named after the file, never the
+    project's variant (whose stored definition it would replace).
+    """
     check_variant(variant)
     target = targets.local(root, say)
     if definition_file:
         definition = _load_file(definition_file)
+        name = check_pipeline_name(pipeline_name or name_from_file(definition_file))
     else:
+        name = target.config.pipeline_name(variant)
+        if pipeline_name and pipeline_name != name:
+            raise UserError(f"--pipeline-name {pipeline_name}: the project's {variant} pipeline is {name}")
         definition = load(project_definition(target, variant, say))
         upload_sample_data(target)
         ensure_model_package_group(target, variant)
@@ -55,7 +65,7 @@ def local_run(
     parameters = definition.resolve_parameters(params or {})
     chosen_backend = choose(backend, say=say)
     say(f"local-run: {chosen_backend.describe()}")
-    execution = register_execution(target, target.config.pipeline_name(variant), definition, parameters)
+    execution = register_execution(target, name, definition)
     with stopped_by_signals(), Progress(err_console, quiet=quiet) as progress:
         return run(
             definition,
@@ -90,11 +100,27 @@ def local_run_task(as_json: bool = False, params: list[str] | None = None, **opt
     finish_execution(local_run(params=split_params(params), quiet=as_json, **options), as_json=as_json)
 
 
-def register_execution(target, pipeline_name: str, definition: PipelineDefinition, parameters: dict) -> Execution:
-    """Create or update the pipeline in the emulator (inline definition) and start an execution record there."""
+def register_execution(target, pipeline_name: str, definition: PipelineDefinition) -> Execution:
+    """Create or update the pipeline in the emulator (inline definition) and name a new execution of it; the
+    runner records it where the emulator's SageMaker API reads executions."""
     pipeline_arn, _ = upsert_pipeline(target, pipeline_name, definition.raw)
-    execution_arn = start_execution(target, pipeline_name, parameters)
-    return Execution(execution_arn.rsplit("/", 1)[-1], execution_arn, pipeline_name, pipeline_arn)
+    execution_id = new_execution_id()
+    return Execution(execution_id, execution_arn(pipeline_arn, execution_id), pipeline_name, pipeline_arn)
+
+
+_PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
+
+
+def name_from_file(definition_file: str) -> str:
+    """The pipeline a definition file runs as by default: its file name, in SageMaker's pipeline name alphabet."""
+    name = re.sub(r"[^a-zA-Z0-9]+", "-", Path(definition_file).stem).strip("-")
+    return name or "definition"
+
+
+def check_pipeline_name(name: str) -> str:
+    if not _PIPELINE_NAME.match(name):
+        raise UserError(f"--pipeline-name {name!r}: use letters, digits and hyphens, starting with a letter or digit")
+    return name
 
 
 def _load_file(definition_file: str) -> PipelineDefinition:

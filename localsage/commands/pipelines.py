@@ -11,8 +11,9 @@ from localsage.commands.flags import split_params
 from localsage.commands.local_run import local_run
 from localsage.facts.config import check_variant
 from localsage.operations import pipelines
+from localsage.operations.registry import ensure_model_package_group
 from localsage.project.build import build
-from localsage.project.definitions import project_definition
+from localsage.project.definitions import project_definition, upload_sample_data
 from localsage.runner.definition import load
 from localsage.views.console import console, say
 from localsage.views.executions import finish_execution
@@ -36,7 +37,8 @@ def upsert(
     say: Callable[[str], None] = print,
     local: bool = False,
 ) -> Upserted:
-    """Build ml/pipeline.py's definition for `variant` and create or update that pipeline on the target.
+    """Build ml/pipeline.py's definition for `variant` and create or update that pipeline on the target; locally
+    also upload the sample data and create the model package group, so any SageMaker client can start it.
 
     `role_arn` is the role SageMaker Pipelines runs the pipeline as (default: the project's execution role);
     the jobs keep the roles written in the definition. In AWS the role is checked before anything else, and
@@ -47,6 +49,9 @@ def upsert(
     role = role_arn or target.config.execution_role_arn(target.account)
     if target.is_local:
         definition = project_definition(target, variant, say)
+        # What its first execution needs, as the stacks provide it in AWS: any client may start it now.
+        upload_sample_data(target)
+        ensure_model_package_group(target, variant)
     else:
         pipelines.check_role_exists(target, role)
         say("upsert: building the pipeline definition with the SageMaker SDK")

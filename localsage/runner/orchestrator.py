@@ -23,6 +23,7 @@ from localsage.runner.backends.base import Backend
 from localsage.runner.cache import CacheEntry, StepCache, cache_key
 from localsage.runner.definition import PipelineDefinition, Step, property_file_locator, validate
 from localsage.runner.expressions import EXECUTION_VARIABLES, Context, EvaluationError, resolve
+from localsage.runner.jobs import JobStore
 from localsage.runner.records import ExecutionRecord, ExecutionStore, StepRecord
 from localsage.runner.statuses import ExecutionStatus, StepStatus
 from localsage.runner.steps.base import ExecutionStopped, StepContext, StepFailed, StepType, job_name
@@ -90,6 +91,7 @@ class Orchestrator:
         observer: Observer,
         say=print,
         types: Mapping[str, StepType] | None = None,
+        jobs: JobStore | None = None,
     ):
         self.definition = definition
         self.parameters = parameters
@@ -102,6 +104,7 @@ class Orchestrator:
         self.observer = observer
         self.say = say
         self.types = types or step_types()
+        self.jobs = jobs
         self.properties: dict[str, dict] = {}
         self.outcomes: dict[str, bool] = {}
         self.running: dict = {}
@@ -168,8 +171,19 @@ class Orchestrator:
     # ---- running ------------------------------------------------------------------------------
 
     def run(self, record: ExecutionRecord) -> ExecutionRecord:
+        """Run every step of `record` that has not succeeded yet: all of them for a new execution; for a retry,
+        the failed, stopped and unrun ones, the others keeping their properties, outcomes and attempts."""
         for name in self.definition.topological_order():
-            record.steps[name] = StepRecord(name, self.definition.steps[name].type)
+            previous = record.steps.get(name)
+            if previous and previous.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED):
+                if previous.properties is not None:
+                    self.properties[name] = previous.properties
+                if previous.outcome is not None:
+                    self.outcomes[name] = previous.outcome
+                continue
+            attempts = previous.attempts if previous else 0
+            record.steps[name] = StepRecord(name, self.definition.steps[name].type, attempts=attempts)
+        record.status, record.failure, record.ended = ExecutionStatus.EXECUTING, None, None
         self.store.save(record)
         futures: dict[Future, str] = {}
         failed = False
@@ -177,9 +191,12 @@ class Orchestrator:
             try:
                 while True:
                     if not failed:
-                        for name in self._ready(record, futures.values()):
+                        # At most max_parallel steps executing: the others stay Pending, as in SageMaker.
+                        free = self.options.max_parallel - len(futures)
+                        for name in self._ready(record, futures.values())[: max(free, 0)]:
                             record.steps[name].status = StepStatus.EXECUTING
                             record.steps[name].started = time.time()
+                            record.steps[name].attempts += 1
                             self._changed(record, name)
                             futures[pool.submit(self._run_step, name, record)] = name
                     if not futures:
@@ -190,12 +207,13 @@ class Orchestrator:
                         name = futures.pop(future)
                         failed |= self._settle(record, name, future)
             except KeyboardInterrupt:
-                self._stop(record, futures, "stopped (Ctrl-C, SIGTERM or SIGHUP); run again to resume from the cache")
+                reason = "stopped (Ctrl-C, SIGTERM or SIGHUP); run again to resume from the cache"
+                self._stop(record, futures, reason, ExecutionStatus.STOPPED)
                 raise ExecutionStopped() from None
             except BaseException as exc:
-                # Whatever ends the run early (a closed output, an error of the runner itself) stops the step
+                # Whatever else ends the run early (an error of the runner itself, its emulator gone) stops the step
                 # processes and leaves a finished record, never orphans and an execution stuck in Executing.
-                self._stop(record, futures, f"the runner stopped: {type(exc).__name__}: {exc}")
+                self._stop(record, futures, str(exc) or type(exc).__name__, ExecutionStatus.FAILED)
                 raise
         self._finish(record)
         return record
@@ -284,6 +302,8 @@ class Orchestrator:
             running=self.running,
             lock=self.running_lock,
             stopping=self.stopping,
+            jobs=self.jobs,
+            execution_arn=self.execution.execution_arn,
         )
 
     def _settle(self, record: ExecutionRecord, name: str, future: Future) -> bool:
@@ -305,7 +325,7 @@ class Orchestrator:
         self._changed(record, name)
         return step.status == StepStatus.FAILED
 
-    def _stop(self, record: ExecutionRecord, futures: dict[Future, str], reason: str) -> None:
+    def _stop(self, record: ExecutionRecord, futures: dict[Future, str], reason: str, status: ExecutionStatus) -> None:
         self.stopping.set()
         with self.running_lock:
             for container in list(self.running.values()):
@@ -318,7 +338,7 @@ class Orchestrator:
         for step in record.steps.values():
             if step.status == StepStatus.PENDING:
                 step.status = StepStatus.NOT_RUN
-        record.status = ExecutionStatus.STOPPED
+        record.status = status
         record.failure = reason
         record.ended = time.time()
         self.store.save(record)

@@ -1,22 +1,34 @@
-"""What the runner remembers about each execution: per-step status, timings, cache hits, arguments, logs.
+"""What the runner remembers about each execution: per-step status, timings, attempts, cache hits, arguments,
+properties, logs.
 
-Records live in `<state>/runner/executions/<execution id>/execution.json`, beside each step's folder.
-(The emulator also gets a pipeline and an execution record, but moto marks executions Succeeded at once and
-has no ListPipelineExecutionSteps, so these files are the source of truth for local runs.)
+Records live in `<state>/runner/executions/<execution id>/execution.json`, beside each step's folder. They are
+the truth about local executions: the emulator's SageMaker API (localsage.controlplane) answers
+DescribePipelineExecution, ListPipelineExecutionSteps and the rest from these files, whoever ran the execution
+(`./dev local-run` in its own process, or the emulator for a StartPipelineExecution from any client).
 """
 
 from __future__ import annotations
 
 import json
+import secrets
+import string
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import psutil
-
 from localsage.errors import UserError
 from localsage.facts.state_files import write_atomically
+from localsage.runner.processes import alive
 from localsage.runner.statuses import ExecutionStatus, StepStatus
+
+
+def new_execution_id() -> str:
+    """A pipeline execution id as SageMaker makes them: 12 lowercase letters and digits."""
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
+
+
+def execution_arn(pipeline_arn: str, execution_id: str) -> str:
+    return f"{pipeline_arn}/execution/{execution_id}"
 
 
 @dataclass
@@ -33,6 +45,7 @@ class StepRecord:
     log: str | None = None
     arguments: dict | None = None
     properties: dict | None = None
+    attempts: int = 0
 
     @property
     def duration(self) -> float | None:
@@ -58,15 +71,16 @@ class ExecutionRecord:
     property_files: dict[str, object] = field(default_factory=dict)  # "<step>.<file>" -> its JSON
     runner_pid: int | None = None  # the process running the execution, with its start time (PIDs are reused)
     runner_started: float | None = None
+    display_name: str | None = None
+    description: str | None = None
+    max_parallel_steps: int | None = None  # ParallelismConfiguration.MaxParallelExecutionSteps
+    client_token: str | None = None  # StartPipelineExecution's idempotency token
+    last_modified: float = field(default_factory=time.time)
 
     def runner_is_gone(self) -> bool:
         """An execution still marked Executing whose runner process no longer exists (killed, machine restarted)."""
-        if self.status != ExecutionStatus.EXECUTING or self.runner_pid is None:
-            return False
-        try:
-            return abs(psutil.Process(self.runner_pid).create_time() - (self.runner_started or 0)) > 0.5
-        except psutil.Error:
-            return True
+        running = self.status in (ExecutionStatus.EXECUTING, ExecutionStatus.STOPPING)
+        return running and self.runner_pid is not None and alive(self.runner_pid, self.runner_started) is None
 
     @property
     def duration(self) -> float:
@@ -117,6 +131,7 @@ class ExecutionStore:
         return self.folder / execution_id
 
     def save(self, record: ExecutionRecord) -> None:
+        record.last_modified = time.time()
         path = self.execution_dir(record.execution_id) / "execution.json"
         write_atomically(path, json.dumps(asdict(record), indent=2, default=str))
 
@@ -124,7 +139,7 @@ class ExecutionStore:
         path = self.execution_dir(execution_id) / "execution.json"
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             known = ", ".join(r.execution_id for r in self.all()[:5]) or "none yet"
             raise UserError(f"no local execution {execution_id!r}: recent ones are {known}") from None
         raw["steps"] = {

@@ -7,14 +7,13 @@ nor of upserts, registry views or notifications: the step types reach AWS only t
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import psutil
-
+from localsage.runner import processes
 from localsage.runner.backends.base import Backend
 from localsage.runner.cache import StepCache
 from localsage.runner.definition import PipelineDefinition
+from localsage.runner.jobs import JobStore
 from localsage.runner.orchestrator import Execution, Observer, Orchestrator, RunOptions, Unobserved, check
 from localsage.runner.records import ExecutionRecord, ExecutionStore
 from localsage.runner.steps.base import ExecutionStopped
@@ -31,14 +30,42 @@ def run(
     use_cache: bool = True,
     observer: Observer | None = None,
     say=print,
+    record: ExecutionRecord | None = None,
 ) -> ExecutionRecord:
-    """Run every step and return the execution record: Succeeded, Failed or Stopped (after Ctrl-C).
+    """Run every step and return the execution record: Succeeded, Failed or Stopped (after Ctrl-C or SIGTERM).
 
     `parameters` are typed values (`PipelineDefinition.resolve_parameters`); records, step folders and the
-    step cache live under `state_dir`.
+    step cache live under `state_dir`. `record` continues an execution recorded before (one the emulator's API
+    started, or a retry of a failed one): its succeeded steps are kept.
     """
     check(definition)
-    store = ExecutionStore(executions_dir(state_dir))
+    store = execution_store(state_dir)
+    record = record or new_record(store, definition, parameters, execution)
+    record.backend = backend.name
+    record.runner_pid, record.runner_started = processes.current()
+    orchestrator = Orchestrator(
+        definition,
+        parameters,
+        execution,
+        target,
+        backend,
+        store,
+        StepCache(state_dir / "runner" / "cache", execution.pipeline_name),
+        RunOptions(use_cache=use_cache, max_parallel=record.max_parallel_steps or RunOptions().max_parallel),
+        observer or Unobserved(),
+        say,
+        jobs=job_store(state_dir),
+    )
+    try:
+        return orchestrator.run(record)
+    except ExecutionStopped:
+        return store.load(record.execution_id)
+
+
+def new_record(
+    store: ExecutionStore, definition: PipelineDefinition, parameters: dict, execution: Execution, **details
+) -> ExecutionRecord:
+    """A new execution's record, saved, with a copy of the definition it runs beside it."""
     copy = store.execution_dir(execution.execution_id) / "definition.json"
     copy.parent.mkdir(parents=True, exist_ok=True)
     copy.write_text(json.dumps(definition.raw, indent=2))
@@ -48,27 +75,16 @@ def run(
         pipeline_name=execution.pipeline_name,
         pipeline_arn=execution.pipeline_arn,
         parameters=parameters,
-        backend=backend.name,
+        backend="",
         definition_file=str(copy),
-        runner_pid=os.getpid(),
-        runner_started=psutil.Process().create_time(),
+        **details,
     )
-    orchestrator = Orchestrator(
-        definition,
-        parameters,
-        execution,
-        target,
-        backend,
-        store,
-        StepCache(state_dir / "runner" / "cache", execution.pipeline_name),
-        RunOptions(use_cache=use_cache),
-        observer or Unobserved(),
-        say,
-    )
-    try:
-        return orchestrator.run(record)
-    except ExecutionStopped:
-        return store.load(record.execution_id)
+    store.save(record)
+    return record
+
+
+def job_store(state_dir: Path) -> JobStore:
+    return JobStore(state_dir / "runner" / "jobs")
 
 
 def executions_dir(state_dir: Path) -> Path:

@@ -19,6 +19,7 @@ from definitions_support import hand_written, processing_step, upload, write_def
 from projects import copy_project
 
 from localsage.commands import local_run as commands
+from localsage.errors import UserError
 from localsage.runner.definition import DefinitionError
 
 INVOKE = str(Path(sys.executable).with_name("invoke"))
@@ -241,3 +242,21 @@ def test_without_a_mount_namespace_literal_opt_ml_scripts_are_named(
     )
     assert record.status == "Failed"
     assert any("legacy.py spells /opt/ml literally" in message for message in said)
+
+
+def test_a_definition_file_runs_as_its_own_pipeline(two_runs, local_target, project, tmp_path):
+    sagemaker = local_target.client("sagemaker")
+    own = sagemaker.describe_pipeline(PipelineName="localrun-experimental")["PipelineDefinition"]
+    code = upload(local_target, "tests/other/code/hello.py", b"print('hello')\n")
+    path = write_definition(tmp_path, hand_written([processing_step("Hello", code, "hello.py")]), "other pipeline.json")
+    record = run(project, definition_file=path)
+    assert record.status == "Succeeded" and record.pipeline_name == "other-pipeline"
+    assert (
+        json.loads(sagemaker.describe_pipeline(PipelineName="other-pipeline")["PipelineDefinition"])["Steps"][0]["Name"]
+        == "Hello"
+    )
+    assert sagemaker.describe_pipeline(PipelineName="localrun-experimental")["PipelineDefinition"] == own
+    named = run(project, definition_file=path, pipeline_name="hello-world")
+    assert named.pipeline_name == "hello-world"
+    with pytest.raises(UserError, match="--pipeline-name 'not valid!'"):
+        run(project, definition_file=path, pipeline_name="not valid!")

@@ -1,8 +1,8 @@
-"""ml/notebooks: committed without outputs, importing (never copying) the pipeline, and executed headless.
+"""ml/notebooks: plain SageMaker SDK code, committed without outputs, executed headless against the emulator.
 
-Each notebook runs in a real Jupyter kernel from the repository root against the emulator. The kernel gets
-this process's environment with a private state folder, hence its own emulator and step cache: the models
-the notebooks register must not shift the version numbers the runner tests expect from a fresh registry.
+Each notebook runs in a real Jupyter kernel started in ml/notebooks (as Jupyter starts it), with the variables
+`./dev emulator.env` prints for a private emulator (its own state folder, so "version 1" means a fresh
+registry). The same notebook, without those variables, runs in AWS.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import pytest
 from devops_support import REPO
 from nbclient import NotebookClient
 
+from localsage.adapters import aws
+from localsage.adapters.emulators.selection import for_project
+
 NOTEBOOKS = sorted((REPO / "ml" / "notebooks").glob("*.ipynb"))
-# SDK names that only a copied pipeline definition would use.
-DEFINITION_BUILDING_NAMES = ("ProcessingStep", "TrainingStep", "ModelTrainer", "ScriptProcessor", "ConditionStep")
+SDK_CALLS = ("pipeline.upsert(", "pipeline.start(", "execution.wait(", "execution.list_steps(")
 # A cell waits on a whole pipeline run; this only keeps a hung kernel from hanging the suite.
 CELL_TIMEOUT_S = 900
 
@@ -26,47 +28,46 @@ def test_both_notebooks_exist():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_is_valid_short_and_committed_without_outputs(path):
+def test_a_notebook_is_plain_sdk_code_committed_without_outputs(path):
     notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
     nbformat.validate(notebook)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert len(notebook.cells) <= 6, "keep the notebooks short: the logic lives in localsage and ml/"
     assert all(cell.outputs == [] and cell.execution_count is None for cell in code), "strip the outputs"
     source = "\n".join(cell.source for cell in code)
-    assert "from localsage" in source
-    assert not [name for name in DEFINITION_BUILDING_NAMES if name in source], "import the pipeline, do not copy it"
+    assert all(call in source for call in SDK_CALLS)
+    imported = {
+        line.split()[1] for line in source.splitlines() if line.startswith(("from localsage", "import localsage"))
+    }
+    assert imported == {"localsage.facts.config"}, "only the project's names come from the toolkit"
+    assert "AWS_ENDPOINT_URL" not in source and "localhost" not in source, "where it runs is the environment's choice"
 
 
 @pytest.fixture(scope="module")
 def kernel_environment(tmp_path_factory):
-    """This process's environment with a private LOCALSAGE_STATE_DIR; the emulator started there is stopped after."""
-    from localsage.adapters.emulators.selection import for_project
-
+    """The variables `./dev emulator.env` prints, for an emulator on a private state folder (stopped after)."""
     state = tmp_path_factory.mktemp("notebook-state")
-    yield {**os.environ, "LOCALSAGE_STATE_DIR": str(state)}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LOCALSAGE_STATE_DIR", str(state))
-        for_project(REPO, say=lambda message: None).down()
+        emulator = for_project(REPO, say=lambda message: None)
+        endpoint = emulator.endpoint()
+        environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+        environment.update(aws.client_environment(endpoint, "us-east-1", state))
+        environment.update(LOCALSAGE_STATE_DIR=str(state))
+        yield environment
+        emulator.down()
 
 
-def executed(path, environment) -> nbformat.NotebookNode:
+def executed(path, environment) -> str:
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3").execute(cwd=str(REPO), env=environment)
-    return notebook
-
-
-def printed(notebook) -> str:
+    NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3").execute(
+        cwd=str(path.parent), env=environment
+    )
     return "".join(
         output.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
     )
 
 
-def test_the_experimental_notebook_runs_the_pipeline_locally(kernel_environment):
-    text = printed(executed(REPO / "ml" / "notebooks" / "run_experimental_pipeline.ipynb", kernel_environment))
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_a_notebook_runs_its_pipeline_on_this_machine(kernel_environment, path):
+    text = executed(path, kernel_environment)
     assert "Succeeded: test rmse" in text and "model package version 1" in text
-
-
-def test_the_stable_notebook_runs_locally_then_upserts_into_the_emulator(kernel_environment):
-    text = printed(executed(REPO / "ml" / "notebooks" / "run_stable_pipeline.ipynb", kernel_environment))
-    assert "Succeeded: test rmse" in text and "model package version 1" in text
-    assert "abalone-stable in local" in text

@@ -15,6 +15,7 @@ import psutil
 from conftest import REPO
 from projects import copy_project
 
+from localsage.adapters.emulators.moto import SERVER_MODULE
 from localsage.facts.state_files import write_atomically
 
 INVOKE = str(Path(sys.executable).with_name("invoke"))
@@ -57,7 +58,7 @@ def test_tasks_that_find_the_emulator_starting_wait_for_one_restored_server(tmp_
         servers = [
             process
             for process in psutil.process_iter(["cmdline"])
-            if "moto.server" in (process.info["cmdline"] or [])
+            if SERVER_MODULE in (process.info["cmdline"] or [])
             and process.environ().get("LOCALSAGE_EMULATOR_STATE") == owner
         ]
         assert len(servers) == 1

@@ -36,10 +36,17 @@ class Emulator(ABC):
 
     kind: str
 
-    def __init__(self, root: Path, settings: project_config.EmulatorSettings, say: Callable[[str], None] = print):
+    def __init__(
+        self,
+        root: Path,
+        settings: project_config.EmulatorSettings,
+        say: Callable[[str], None] = print,
+        region: str = project_config.ProjectConfig.region,
+    ):
         self.root = root
         self.settings = settings
         self.say = say
+        self.region = region
         self.folder = project_config.local_dir(root) / "emulator"
         self.folder.mkdir(parents=True, exist_ok=True)
 

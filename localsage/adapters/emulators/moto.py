@@ -1,13 +1,12 @@
-"""The embedded AWS emulator: a moto server on 127.0.0.1 whose state survives restarts and crashes.
+"""The embedded AWS emulator: moto behind the local SageMaker control plane, on 127.0.0.1, whose state survives
+restarts and crashes (the server itself is localsage.controlplane.server, started here as a process).
 
-State survives through moto's request recorder: the server appends every API request to
-`.local/emulator/recording.jsonl` (one line, flushed, per request), and a fresh server replays that
-file once before it is handed out. The server runs detached, so it outlives the task that started it;
-it is stopped by its recorded PID only, after checking the PID still belongs to the process we started.
-
-A fresh server starts with its recorder off, replays the file, and only then records: nothing it replays
-is recorded twice. Until then its record says `ready: false`: other tasks see it as starting and wait for
-the start-up lock instead of sending requests that would not be recorded.
+State survives through the server's recording: it appends every request that changes moto's state to
+`.local/emulator/recording.jsonl` (one line, flushed, per request) and replays that file, each request at its
+recorded time, before it listens; executions and jobs live in the runner's records. The server runs detached,
+so it outlives the task that started it; it is stopped by its recorded PID only, after checking the PID still
+belongs to the process we started. Until it answers, its record says `ready: false`: other tasks see it as
+starting and wait for the start-up lock.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,21 +24,24 @@ from dataclasses import asdict, dataclass, replace
 import psutil
 import requests
 
-from localsage.adapters import aws, local_events
+from localsage.adapters import aws
 from localsage.adapters.emulators.base import Emulator, Status, loopback_http
 from localsage.errors import UserError
 from localsage.facts.config import LOCAL_ACCOUNT_ID
 from localsage.facts.state_files import write_atomically
 
-READY_TIMEOUT_S = 30.0
+SERVER_MODULE = "localsage.controlplane.server"
+# Start-up includes replaying the recorded state: generous, and the wait says how much is being restored.
+READY_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 5.0
 # The server's environment: these of the caller's variables and its own settings, nothing else (no caller
 # credentials, profiles, tokens or proxies reach it).
 KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ")
 # Marks the server a project started, so it is found again when its state file is damaged or gone.
 OWNER_VARIABLE = "LOCALSAGE_EMULATOR_STATE"
-# Side-effect free: moto's own configuration, read-only on GET (the recorder's endpoints switch recording on).
-PROBE_PATH = "/moto-api/config"
+# The server's own health endpoint: answered by the control plane, never passed to moto, never recorded.
+PROBE_PATH = "/_localsage/health"
+RESET_PATH = "/_localsage/reset"
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class MotoEmulator(Emulator):
         if not self._answers(record):
             return Status("unhealthy", f"PID {record.pid} runs but {record.probe_url} does not answer", record)
         rss = process.memory_info().rss / 2**20
-        return Status("running", f"moto server PID {record.pid}", record, rss, record.endpoint)
+        return Status("running", f"emulator PID {record.pid}", record, rss, record.endpoint)
 
     def up(self) -> Status:
         """Start the server unless it already runs; replay the recorded state into a fresh one.
@@ -112,20 +113,15 @@ class MotoEmulator(Emulator):
             self.say(f"emulator: {current.detail}; restarting it")
             self.down()
         started = time.monotonic()
-        if self.recording.exists():
-            self._drop_torn_last_line()
+        recorded = self._recorded_requests()
+        if recorded:
+            self.say(f"emulator: restoring state ({recorded} recorded requests)")
         record = self._start(self._choose_port())
-        try:
-            replayed = self._replay(record)
-            loopback_http.post(f"{record.base_url}/moto-api/recorder/start-recording", timeout=10).raise_for_status()
-        except BaseException:
-            self.down()  # a half-restored server must not look healthy to the next task
-            raise
         self._write_record(replace(record, ready=True))
         rss = self._own_process(record).memory_info().rss / 2**20
-        detail = f"moto server PID {record.pid} ready in {time.monotonic() - started:.2f} s"
-        if replayed:
-            detail += f", {replayed} recorded requests replayed"
+        detail = f"emulator PID {record.pid} ready in {time.monotonic() - started:.2f} s"
+        if recorded:
+            detail += f", {recorded} recorded requests replayed"
         return Status("running", detail, record, rss, record.endpoint)
 
     def down(self) -> str:
@@ -148,17 +144,13 @@ class MotoEmulator(Emulator):
         return f"emulator PID {record.pid} {how}; its state is kept in {self.relative(self.recording)}"
 
     def reset(self) -> str:
-        """Forget every bucket, object, parameter and registry entry, running or not (and the local notification
-        records, which describe the emulator's state)."""
-        current = self.status()
-        if current.state == "running":
-            for path in ("/moto-api/reset", "/moto-api/recorder/reset-recording"):
-                loopback_http.post(current.record.base_url + path, timeout=10).raise_for_status()
-        self.recording.unlink(missing_ok=True)
-        shutil.rmtree(self.folder.parent / local_events.STATE_FOLDER, ignore_errors=True)
+        """Forget every bucket, object, parameter, registry entry, execution and job (the server does it, started
+        first when it is not running, so the records of both kinds go together)."""
+        current = self.status() if self.status().healthy else self.up()
+        loopback_http.post(current.record.base_url + RESET_PATH, timeout=60).raise_for_status()
         return "emulator state erased" + (" (server still running)" if current.state == "running" else "")
 
-    # ---- moto server -------------------------------------------------------------------------
+    # ---- the server process ------------------------------------------------------------------
 
     def _choose_port(self) -> int:
         wanted = self.settings.port
@@ -172,13 +164,15 @@ class MotoEmulator(Emulator):
         environment = {
             **{name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ},
             "MOTO_ACCOUNT_ID": LOCAL_ACCOUNT_ID,
-            "MOTO_RECORDER_FILEPATH": str(self.recording),
             "AWS_ACCESS_KEY_ID": aws.FAKE_ACCESS_KEY_ID,
             "AWS_SECRET_ACCESS_KEY": aws.FAKE_SECRET_ACCESS_KEY,
             OWNER_VARIABLE: str(self.folder.resolve()),
             **aws.no_proxy_environment(),
         }
-        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        command = [
+            sys.executable, "-m", SERVER_MODULE, "--port", str(port),
+            "--root", str(self.root), "--state", str(self.folder.parent), "--region", self.region,
+        ]  # fmt: skip
         with open(self.log_file, "ab") as log:
             child = subprocess.Popen(
                 command,
@@ -217,37 +211,24 @@ class MotoEmulator(Emulator):
         while not self._answers(record):
             if child.poll() is not None:
                 raise UserError(
-                    f"the moto server exited with code {child.returncode} before it was ready: "
+                    f"the emulator exited with code {child.returncode} before it was ready: "
                     f"see {self.relative(self.log_file)}"
                 )
             if time.monotonic() > deadline:
                 raise UserError(
-                    f"the moto server did not answer on port {record.port} within {READY_TIMEOUT_S:.0f} s: "
+                    f"the emulator did not answer on port {record.port} within {READY_TIMEOUT_S:.0f} s: "
                     f"see {self.relative(self.log_file)}"
                 )
             time.sleep(0.05)
 
-    def _replay(self, record: ServerRecord) -> int:
-        if not self.recording.exists() or self.recording.stat().st_size == 0:
+    def _recorded_requests(self) -> int:
+        """How many requests the server will replay (a last line cut short by a crash is not one: it says so)."""
+        if not self.recording.exists():
             return 0
-        with open(self.recording, "rb") as recorded:
-            count = sum(1 for _ in recorded)
-        self.say(f"emulator: restoring state ({count} recorded requests)")
-        response = loopback_http.post(f"{record.base_url}/moto-api/recorder/replay-recording", timeout=600)
-        if response.status_code != 200:
-            raise UserError(
-                f"replaying {self.relative(self.recording)} failed with HTTP {response.status_code}: "
-                "see the server log, or run './dev emulator.reset' to start from an empty emulator"
-            )
-        return count
-
-    def _drop_torn_last_line(self) -> None:
-        """A server killed while recording leaves half a line: cut it, or every later replay would fail."""
-        with open(self.recording, "rb+") as recorded:
-            content = recorded.read()
-            if content and not content.endswith(b"\n"):
-                recorded.truncate(content.rfind(b"\n") + 1)
-                self.say("emulator: the last recorded request was cut short by a crash; it is not replayed")
+        content = self.recording.read_bytes()
+        if content and not content.endswith(b"\n"):
+            self.say("emulator: the last recorded request was cut short by a crash; it is not replayed")
+        return sum(1 for line in content.splitlines(keepends=True) if line.strip() and line.endswith(b"\n"))
 
     def _read_record(self) -> ServerRecord | None:
         try:
@@ -265,10 +246,8 @@ class MotoEmulator(Emulator):
         owner = str(self.folder.resolve())
         for process in psutil.process_iter(["cmdline"]):
             try:
-                if (
-                    "moto.server" not in (process.info["cmdline"] or [])
-                    or process.environ().get(OWNER_VARIABLE) != owner
-                ):
+                command = process.info["cmdline"] or []
+                if SERVER_MODULE not in command or process.environ().get(OWNER_VARIABLE) != owner:
                     continue
                 ports = [c.laddr.port for c in process.net_connections() if c.status == psutil.CONN_LISTEN]
                 created = process.create_time()

@@ -18,6 +18,8 @@ from typing import ClassVar
 from localsage.errors import UserError
 from localsage.runner.backends.base import Backend, ContainerSpec, RunningContainer
 from localsage.runner.definition import Step
+from localsage.runner.jobs import JobStore
+from localsage.runner.records import StepRecord
 
 STDERR_TAIL_LINES = 20
 
@@ -60,6 +62,9 @@ class StepContext:
     running: dict[str, RunningContainer] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
+    jobs: JobStore | None = None  # where the step's job is recorded (the emulator's Describe*Job answers from it)
+    execution_arn: str | None = None
+    job: str | None = None  # the job's own name, for a standalone Create*Job request
 
     def client(self, service: str):
         return self.target.client(service)
@@ -73,7 +78,7 @@ class StepContext:
         return self.work_dir / "logs"
 
     def job_name(self) -> str:
-        return job_name(self.execution_id, self.step.name)
+        return self.job or job_name(self.execution_id, self.step.name)
 
     def arn(self, resource: str, name: str) -> str:
         return f"arn:aws:sagemaker:{self.target.region}:{self.target.account}:{resource}/{name.lower()}"
@@ -140,6 +145,10 @@ class StepType:
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         raise NotImplementedError
+
+    def metadata(self, step: StepRecord) -> dict:
+        """What ListPipelineExecutionSteps shows as the step's Metadata (the job, the outcome, the ARN made)."""
+        return {}
 
     @classmethod
     def property_names(cls) -> frozenset[str]:

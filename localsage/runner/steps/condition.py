@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from localsage.runner.definition import CONDITION_TYPE, Step
 from localsage.runner.expressions import Context, EvaluationError, evaluate_conditions
+from localsage.runner.records import StepRecord
 from localsage.runner.steps.base import StepContext, StepResult, StepType
 
 
 class Condition(StepType):
     type_name = CONDITION_TYPE
     extra_properties = frozenset({"Outcome"})
+
+    def metadata(self, step: StepRecord) -> dict:
+        return {} if step.outcome is None else {"Condition": {"Outcome": str(step.outcome)}}
 
     def arguments_of(self, step: Step) -> dict:
         return {"Conditions": step.conditions}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from localsage.runner.records import StepRecord
 from localsage.runner.steps.base import StepContext, StepResult, StepType, request_for
 
 
 class CreateModel(StepType):
     type_name = "Model"
     describe_operation = "DescribeModel"
+
+    def metadata(self, step: StepRecord) -> dict:
+        arn = (step.properties or {}).get("ModelArn")
+        return {"Model": {"Arn": arn}} if arn else {}
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         sagemaker = context.client("sagemaker")

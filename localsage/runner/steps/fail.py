@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from localsage.runner.records import StepRecord
 from localsage.runner.steps.base import StepContext, StepFailed, StepResult, StepType
 
 
 class Fail(StepType):
     type_name = "Fail"
+
+    def metadata(self, step: StepRecord) -> dict:
+        return {"Fail": {"ErrorMessage": str((step.arguments or {}).get("ErrorMessage", ""))}}
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         message = str(arguments.get("ErrorMessage") or "the pipeline reached a Fail step")

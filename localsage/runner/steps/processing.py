@@ -18,6 +18,8 @@ CODE_INPUT = "code"
 
 class Processing(ContainerJob):
     type_name = "Processing"
+    job_kind = "ProcessingJob"
+    arn_resource = "processing-job"
     cache_key_attributes = ("AppSpecification", "Environment", "ProcessingInputs")
     describe_operation = "DescribeProcessingJob"
 
@@ -85,7 +87,7 @@ class Processing(ContainerJob):
         outputs = arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])
         return {
             "ProcessingJobName": job_name,
-            "ProcessingJobArn": context.arn("processing-job", job_name),
+            "ProcessingJobArn": context.arn(self.arn_resource, job_name),
             "ProcessingJobStatus": "Completed",
             "AppSpecification": arguments["AppSpecification"],
             "ProcessingInputs": arguments.get("ProcessingInputs", []),

@@ -3,12 +3,17 @@ event (the target's hook: SageMaker emits it in AWS, the local target emits it o
 
 from __future__ import annotations
 
+from localsage.runner.records import StepRecord
 from localsage.runner.steps.base import StepContext, StepResult, StepType, request_for
 
 
 class RegisterModel(StepType):
     type_name = "RegisterModel"
     describe_operation = "DescribeModelPackage"
+
+    def metadata(self, step: StepRecord) -> dict:
+        arn = (step.properties or {}).get("ModelPackageArn")
+        return {"RegisterModel": {"Arn": arn}} if arn else {}
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         sagemaker = context.client("sagemaker")

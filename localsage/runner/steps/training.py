@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def hyperparameter_value(value: str) -> str:
 
 class Training(ContainerJob):
     type_name = "Training"
+    job_kind = "TrainingJob"
+    arn_resource = "training-job"
     cache_key_attributes = (
         "AlgorithmSpecification",
         "CheckpointConfig",
@@ -65,6 +68,13 @@ class Training(ContainerJob):
         for index, channel in enumerate(step.arguments.get("InputDataConfig", [])):
             if "S3DataSource" not in channel.get("DataSource", {}):
                 raise UserError(f"{step.where}InputDataConfig[{index}] is not an S3DataSource")
+        for index, definition in enumerate(algorithm.get("MetricDefinitions", [])):
+            regex = definition.get("Regex")
+            try:
+                re.compile(regex if isinstance(regex, str) else "")
+            except re.error as exc:
+                where = f"{step.where}AlgorithmSpecification.MetricDefinitions[{index}].Regex"
+                raise UserError(f"{where} {regex!r} is not a regular expression ({exc})") from None
 
     def input_uris(self, arguments: dict) -> list[str]:
         uris = [channel["DataSource"]["S3DataSource"]["S3Uri"] for channel in arguments.get("InputDataConfig", [])]
@@ -131,7 +141,7 @@ class Training(ContainerJob):
         job_name = context.job_name()
         return {
             "TrainingJobName": job_name,
-            "TrainingJobArn": context.arn("training-job", job_name),
+            "TrainingJobArn": context.arn(self.arn_resource, job_name),
             "TrainingJobStatus": "Completed",
             "ModelArtifacts": {"S3ModelArtifacts": f"{self._output_uri(arguments, context)}/model.tar.gz"},
             "AlgorithmSpecification": arguments["AlgorithmSpecification"],
@@ -139,7 +149,7 @@ class Training(ContainerJob):
             "OutputDataConfig": arguments["OutputDataConfig"],
             "InputDataConfig": arguments.get("InputDataConfig", []),
             "RoleArn": arguments.get("RoleArn"),
-            "FinalMetricDataList": [],
+            "FinalMetricDataList": final_metrics(arguments, context.logs / "output.log"),
         }
 
     @staticmethod
@@ -149,6 +159,26 @@ class Training(ContainerJob):
     @staticmethod
     def _output_uri(arguments: dict, context: StepContext) -> str:
         return f"{arguments['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{context.job_name()}/output"
+
+
+def final_metrics(arguments: dict, log: Path) -> list[dict]:
+    """The last value each of the algorithm's MetricDefinitions regexes finds in the job's output, as SageMaker
+    reports them in FinalMetricDataList."""
+    definitions = arguments.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+    if not definitions or not log.is_file():
+        return []
+    text = log.read_text(encoding="utf-8", errors="replace")
+    metrics = []
+    for definition in definitions:
+        values = []
+        for match in re.finditer(definition["Regex"], text):
+            try:
+                values.append(float(match.group(1) if match.groups() else match.group(0)))
+            except (ValueError, IndexError):
+                continue
+        if values:
+            metrics.append({"MetricName": definition["Name"], "Value": values[-1], "Timestamp": log.stat().st_mtime})
+    return metrics
 
 
 def _channel_config(channel: dict) -> dict:

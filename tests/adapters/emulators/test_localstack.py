@@ -7,13 +7,14 @@ import pytest
 from localsage.adapters.emulators.localstack import LocalStackEmulator
 from localsage.adapters.emulators.selection import emulator_for
 from localsage.errors import UserError
-from localsage.facts.config import EmulatorSettings
+from localsage.facts.config import EmulatorSettings, ProjectConfig
 
 
 @pytest.fixture
 def localstack(tmp_path, monkeypatch):
     monkeypatch.setenv("LOCALSAGE_STATE_DIR", str(tmp_path))
-    return emulator_for(tmp_path, EmulatorSettings(kind="localstack", localstack_endpoint="http://localhost:9"))
+    settings = EmulatorSettings(kind="localstack", localstack_endpoint="http://localhost:9")
+    return emulator_for(tmp_path, ProjectConfig(emulator=settings))
 
 
 def test_the_project_setting_picks_the_localstack_class(localstack):

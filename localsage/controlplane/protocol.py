@@ -1,0 +1,66 @@
+"""The wire format of SageMaker's API (AWS JSON 1.1, `X-Amz-Target: SageMaker.<Operation>`): reading a request,
+writing a response or an error the way AWS does, so every SDK and the CLI parse it unchanged."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+TARGET_PREFIX = "SageMaker."
+
+
+class ServiceError(Exception):
+    """An error SageMaker would answer: `code` is its error type (ValidationException, ResourceNotFound ...)."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+def not_found(message: str) -> ServiceError:
+    return ServiceError("ResourceNotFound", message)
+
+
+def invalid(message: str) -> ServiceError:
+    return ServiceError("ValidationException", message)
+
+
+def operation(environ: dict) -> str | None:
+    """The SageMaker operation a request calls, or None for any other request."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    return target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else None
+
+
+def json_response(start_response, status: int, document: dict, extra_headers: list | None = None) -> list[bytes]:
+    body = json.dumps(document, default=_jsonable).encode()
+    headers = [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body))), *(extra_headers or [])]
+    start_response(f"{status} {'OK' if status < 300 else 'Error'}", headers)
+    return [body]
+
+
+def error_response(start_response, error: ServiceError) -> list[bytes]:
+    return json_response(
+        start_response,
+        error.status,
+        {"__type": error.code, "message": str(error)},
+        [("x-amzn-ErrorType", error.code)],
+    )
+
+
+def _jsonable(value: object) -> object:
+    """Timestamps as AWS JSON protocols send them: seconds since the epoch."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def page(items: list, request: dict, key: str, default_size: int = 100) -> dict:
+    """One page of `items` under `key`, with a NextToken when more follow (the token is the next offset)."""
+    start = int(request.get("NextToken") or 0)
+    size = int(request.get("MaxResults") or default_size)
+    document = {key: items[start : start + size]}
+    if start + size < len(items):
+        document["NextToken"] = str(start + size)
+    return document

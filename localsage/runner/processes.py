@@ -1,0 +1,23 @@
+"""Which process runs an execution or a job: a PID with its start time (PIDs are reused, the pair is not)."""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+
+
+def current() -> tuple[int, float]:
+    """This process's PID and start time."""
+    return os.getpid(), psutil.Process().create_time()
+
+
+def alive(pid: int | None, started: float | None) -> psutil.Process | None:
+    """The process if it still runs (same PID and start time), else None."""
+    if pid is None:
+        return None
+    try:
+        process = psutil.Process(pid)
+        return process if abs(process.create_time() - (started or 0)) <= 0.5 else None
+    except psutil.Error:
+        return None

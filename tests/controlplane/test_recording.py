@@ -1,0 +1,79 @@
+"""The emulator's recording: only what changes state is kept, and a replay restores it at the recorded times."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+
+from localsage.controlplane.moto_app import moto_application
+from localsage.controlplane.recording import Recorder, is_read, replay
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body", "read"),
+    [
+        ("GET", None, b"", True),
+        ("HEAD", None, b"", True),
+        ("PUT", None, b"data", False),
+        ("POST", "SageMaker.DescribePipeline", b"{}", True),
+        ("POST", "SageMaker.ListModelPackages", b"{}", True),
+        ("POST", "SageMaker.CreateModelPackage", b"{}", False),
+        ("POST", "AmazonSQS.ReceiveMessage", b"{}", False),
+        ("POST", None, b"Action=GetQueueUrl&QueueName=q", True),
+        ("POST", None, b"Action=Publish&TopicArn=t", False),
+    ],
+)
+def test_reads_are_not_recorded(method, target, body, read):
+    assert is_read(method, target, body) is read
+
+
+def sagemaker_request(operation: str, document: dict) -> dict:
+    """A SageMaker JSON-protocol request as a recorded line holds it (moto reads the service from the signature)."""
+    return {
+        "method": "POST",
+        "uri": "/",
+        "headers": {
+            "Host": "localhost",
+            "X-Amz-Target": f"SageMaker.{operation}",
+            "Content-Type": "application/x-amz-json-1.1",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sagemaker/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+        "body": base64.b64encode(json.dumps(document).encode()).decode(),
+    }
+
+
+def call(application, operation: str, document: dict) -> dict:
+    from werkzeug.test import EnvironBuilder
+
+    request = sagemaker_request(operation, document)
+    environ = EnvironBuilder(
+        path="/", method="POST", headers=request["headers"], data=json.dumps(document).encode()
+    ).get_environ()
+    body = b"".join(application(environ, lambda status, headers, exc_info=None: None))
+    return json.loads(body)
+
+
+def test_a_replay_restores_state_at_the_recorded_times(tmp_path):
+    """A model package group recorded an hour ago comes back with its creation time of an hour ago."""
+    recorder = Recorder(tmp_path / "recording.jsonl")
+    an_hour_ago = round(time.time() - 3600, 3)
+    line = {"time": an_hour_ago, **sagemaker_request("CreateModelPackageGroup", {"ModelPackageGroupName": "restored"})}
+    recorder.path.write_text(json.dumps(line) + "\n")
+    fresh = moto_application()
+    assert replay(recorder, fresh, say=lambda message: None) == 1
+    described = call(fresh, "DescribeModelPackageGroup", {"ModelPackageGroupName": "restored"})
+    assert abs(described["CreationTime"] - an_hour_ago) < 1
+
+
+def test_a_torn_last_line_is_dropped_and_old_recordings_still_replay(tmp_path):
+    recorder = Recorder(tmp_path / "recording.jsonl")
+    old_format = {"headers": {"Host": "localhost"}, "method": "PUT", "url": "http://localhost/old-bucket", "body": ""}
+    recorder.path.write_text(json.dumps(old_format) + "\n" + '{"time": 1, "method": "PUT", "ur')
+    entries = list(recorder.entries())
+    assert [entry["uri"] for entry in entries] == ["/old-bucket"]
+    assert recorder.path.read_text().endswith("\n"), "the torn line is cut off the file"
+    assert replay(recorder, moto_application(), say=lambda message: None) == 1
