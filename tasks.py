@@ -27,6 +27,7 @@ deploy_commands = _lazy("localsage.commands.deploy")
 devtools = _lazy("localsage.commands.devtools")
 emulator_commands = _lazy("localsage.commands.emulator")
 kpi_commands = _lazy("localsage.commands.kpi")
+lock_commands = _lazy("localsage.commands.lock")
 local_run_commands = _lazy("localsage.commands.local_run")
 pipeline_commands = _lazy("localsage.commands.pipelines")
 project_commands = _lazy("localsage.commands.project")
@@ -219,7 +220,7 @@ def notifications(c, json=False):
 
 @task
 def lint(c):
-    """Run ruff (lint and format check) and import-linter (the one-way layers of localsage)."""
+    """Run ruff (lint and format check), import-linter (the one-way layers) and `lock --check`."""
     console.run(devtools.lint)
 
 
@@ -235,10 +236,10 @@ def test(c, k="", no_lint=False, pytest_args=""):
     console.run(devtools.test, k=k, run_lint=not no_lint, extra=pytest_args)
 
 
-@task
-def lock(c):
-    """Re-resolve pyproject.toml into requirements.lock in a scratch venv (run after editing dependencies)."""
-    console.run(devtools.lock_task)
+@task(help={"check": "Only check: fail if requirements/ no longer matches pyproject.toml (CI runs this in lint)."})
+def lock(c, check=False):
+    """Resolve pyproject.toml with uv and write the hash-locked requirements/*.txt (run after editing dependencies)."""
+    console.run(lock_commands.lock_task, check=check)
 
 
 @task(
@@ -249,11 +250,13 @@ def lock(c):
         "aws": "Fetch the KPI files from the real AWS bucket (your credentials) instead of the emulator.",
         "json": "Print the results as JSON.",
         "allow-empty": "No KPI files yet is not a failure: run the queries on an empty table (a new account).",
+        "query": "Only the query of this name (a file name in infra/kpi/queries without .sql).",
+        "output": "Also write each result in full to this CSV file (several queries: <stem>-<query>.csv).",
     },
 )
-def kpi_check(c, sql=None, source=None, aws=False, json=False, allow_empty=False):
+def kpi_check(c, sql=None, source=None, aws=False, json=False, allow_empty=False, query=None, output=None):
     """Check the KPI files' headers and every KPI query (Athena SQL portability, then a run in DuckDB)."""
-    console.run(kpi_commands.check_task, sql or [], source, aws, json, allow_empty)
+    console.run(kpi_commands.check_task, sql or [], source, aws, json, allow_empty, query, output)
 
 
 @task(

@@ -24,11 +24,13 @@ USER dev
 WORKDIR /workspace
 ENV PIP_NO_CACHE_DIR=1
 
-# ./dev installs requirements.lock, the project itself (editable) and the pinned CDK CLI; its stamps make the
-# postCreateCommand's ./dev a no-op until a lock file changes. Only the files the set-up reads are copied, and
-# the package is a stub: the real code arrives with the workspace mount, so code edits do not rebuild this layer.
-COPY --chown=dev dev pyproject.toml requirements.lock package.json package-lock.json ./
+# ./dev installs uv, requirements/develop.txt, the project itself (editable) and the pinned CDK CLI; its stamps
+# make the postCreateCommand's ./dev a no-op until a lock file changes. Only the files the set-up reads are
+# copied, and the package is a stub: the real code arrives with the workspace mount, so code edits do not
+# rebuild this layer. uv's download cache is dropped from the layer.
+COPY --chown=dev dev pyproject.toml package.json package-lock.json ./
+COPY --chown=dev requirements/ requirements/
 RUN mkdir localsage \
     && touch localsage/__init__.py README.md \
     && ./dev --version \
-    && rm -rf localsage localsage.egg-info README.md
+    && rm -rf localsage localsage.egg-info README.md "$HOME/.cache/uv"

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import venv
+import sys
 from pathlib import Path
 
 from conftest import REPO
+from uv import find_uv_bin
 
 AWSCLI = "awscli==1.46.2"
 CLIENTS_VENV = REPO / ".local" / "clients" / "awscli"
@@ -21,10 +22,10 @@ def aws_cli() -> Path:
     executable = CLIENTS_VENV / "bin" / "aws"
     stamp = CLIENTS_VENV / "installed"
     if not stamp.is_file() or stamp.read_text() != AWSCLI:
-        venv.create(CLIENTS_VENV, with_pip=True, clear=True)
+        uv = find_uv_bin()
+        subprocess.run([uv, "venv", "--quiet", "--clear", "--python", sys.executable, str(CLIENTS_VENV)], check=True)
         subprocess.run(
-            [str(CLIENTS_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", AWSCLI],
-            check=True,
+            [uv, "pip", "install", "--quiet", "--python", str(CLIENTS_VENV / "bin" / "python"), AWSCLI], check=True
         )
         stamp.write_text(AWSCLI)
     return executable

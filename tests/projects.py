@@ -10,7 +10,7 @@ from pathlib import Path
 from localsage.facts import config as project_config
 
 REPO = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ("ml", "infra/kpi", "infra/cdk.json", "requirements.lock")
+PROJECT_FILES = ("ml", "infra/kpi", "infra/cdk.json", "requirements")
 INFRA_FILES = ("infra/app.py", "infra/stacks")
 
 

@@ -78,7 +78,7 @@ def fake_path(tmp_path: Path, *tools: str) -> str:
     """A PATH holding only the named tools (and what sh needs), to simulate a machine without the others."""
     folder = tmp_path / "bin"
     folder.mkdir()
-    for tool in ("sh", "cat", "cut", "dirname", "sha256sum", "printf", *tools):
+    for tool in ("sh", "cat", "cut", "dirname", "sha256sum", "printf", "uname", *tools):
         found = shutil.which(tool)
         if found:
             (folder / tool).symlink_to(found)
@@ -111,6 +111,20 @@ def test_dev_refuses_an_old_python(tmp_path):
     completed = run_dev(tmp_path, fake_path(tmp_path, "node", "npm"), PYTHON=str(old))
     assert completed.returncode == 1
     assert "dev: error: Python 3.9.18 is too old: install Python 3.11 or newer" in completed.stderr
+
+
+def test_dev_refuses_a_platform_the_lock_has_no_packages_for(tmp_path):
+    path = fake_path(tmp_path, "node", "npm")
+    uname = Path(path) / "uname"
+    uname.unlink()
+    uname.write_text('#!/bin/sh\ncase "$1" in -s) echo FreeBSD;; -m) echo amd64;; esac\n')
+    uname.chmod(0o755)
+    completed = run_dev(tmp_path, path, PYTHON=sys.executable)
+    assert completed.returncode == 1
+    assert completed.stderr.strip().startswith(
+        "dev: error: the lock has packages for Linux x86_64/aarch64 and macOS arm64, not FreeBSD amd64: "
+        "add it to [tool.uv] environments in pyproject.toml"
+    )
 
 
 def test_dev_names_a_missing_node(tmp_path):

@@ -23,7 +23,7 @@ from localsage.facts import config as project_config
 from localsage.project import layout
 
 # RegisterModel's local notification reads infra/cdk.json (which groups notify).
-PROJECT_FILES = ("ml", "infra/kpi", "infra/cdk.json", "project.toml", "requirements.lock", "tasks.py")
+PROJECT_FILES = ("ml", "infra/kpi", "infra/cdk.json", "project.toml", "requirements", "tasks.py")
 DEFAULT_ROUNDS = 5
 
 

@@ -8,7 +8,7 @@ from localsage.views.console import console, say
 
 
 def synth_task(local: bool = False, context: list[str] | None = None) -> None:
-    assembly = deployment.synth(None, local, split_params(context, "--context"))
+    assembly = deployment.synth(None, local, split_params(context, "--context"), say=say)
     for line in deployment.summary_lines(assembly):
         console.print(line, markup=False)
 

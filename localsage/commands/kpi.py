@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from localsage.errors import UserError
 from localsage.facts.config import project_root
@@ -17,10 +18,12 @@ def check_task(
     use_aws: bool = False,
     as_json: bool = False,
     allow_empty: bool = False,
+    query: str | None = None,
+    output: str | None = None,
 ) -> None:
     """Print every query's results, then fail with one line per failing query."""
     root = project_root()
-    outcomes = check.check(root, sql_files, source, use_aws, say, allow_empty)
+    outcomes = check.check(root, sql_files, source, use_aws, say, allow_empty, query, Path(output) if output else None)
     print_outcomes(outcomes, root, as_json_output=as_json)
     failures = check.failure_lines(outcomes, root)
     if failures:

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,9 +83,12 @@ def synth(
     context: Mapping[str, object] | None = None,
     outdir: Path | None = None,
     environment: Mapping[str, str] | None = None,
+    say: Callable[[str], None] = print,
 ) -> Assembly:
     """Run infra/app.py for `target` ("local" or "aws"); a context or nag problem becomes a UserError."""
     root = root.resolve()
+    started = time.monotonic()
+    say(f"synth: running {APP.as_posix()} for {'the emulator' if target == 'local' else 'AWS'} (CDK and cdk-nag)")
     outdir = (outdir or default_outdir(root, target)).resolve()
     child_environment = {
         **(environment or os.environ),
@@ -101,7 +105,9 @@ def synth(
     if finished.returncode != 0:
         raise UserError(_synth_failure(lines, outdir, root))
     notes = [line.removeprefix(NOTE_PREFIX) for line in lines if line.startswith(NOTE_PREFIX)]
-    return read_assembly(outdir, notes)
+    assembly = read_assembly(outdir, notes)
+    say(f"synth: {len(assembly.stacks)} stacks in {time.monotonic() - started:.1f} s")
+    return assembly
 
 
 def read_assembly(outdir: Path, notes: list[str] | None = None) -> Assembly:

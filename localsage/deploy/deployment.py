@@ -17,9 +17,14 @@ from localsage.facts.cdk_context import BOOTSTRAP_QUALIFIER
 BOOTSTRAP_VERSION_PARAMETER = f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version"
 
 
-def synth(root: Path | None = None, local: bool = False, context: dict[str, str] | None = None) -> cdk_cli.Assembly:
+def synth(
+    root: Path | None = None,
+    local: bool = False,
+    context: dict[str, str] | None = None,
+    say: Callable[[str], None] = print,
+) -> cdk_cli.Assembly:
     """Synthesize every stack into infra/cdk.out (for AWS by default, for the emulator with `local`)."""
-    return cdk_cli.synth(root or project_config.project_root(), "local" if local else "aws", context)
+    return cdk_cli.synth(root or project_config.project_root(), "local" if local else "aws", context, say=say)
 
 
 def summary_lines(assembly: cdk_cli.Assembly, root: Path | None = None) -> list[str]:
@@ -57,11 +62,11 @@ def diff(
     target = targets.select(use_aws, root, say)
     if use_aws:
         environment = _aws_environment(target)
-        assembly = cdk_cli.synth(root, "aws", context, environment=environment)
+        assembly = cdk_cli.synth(root, "aws", context, environment=environment, say=say)
         names = resolve_stack_names(target.config.stack_names, requested) if requested else _all(assembly)
         return cdk_cli.run_cli(root, ["diff", "--app", str(assembly.outdir), *names], environment, "cdk diff")
     names = stacks_to_deploy(root, requested, say)
-    assembly = cdk_cli.synth(root, "local", context)
+    assembly = cdk_cli.synth(root, "local", context, say=say)
     # The change-set method makes moto fail DeleteChangeSet and the CLI retry for ~50 s.
     arguments = ["diff", "--app", str(assembly.outdir), "--method=template", *names]
     return cdk_cli.run_cli(root, arguments, os.environ, "cdk diff --local")
@@ -84,7 +89,7 @@ def deploy(
     target = targets.real_aws(root)
     check_bootstrapped(target)
     environment = _aws_environment(target)
-    assembly = cdk_cli.synth(root, "aws", context, environment=environment)
+    assembly = cdk_cli.synth(root, "aws", context, environment=environment, say=say)
     for note in assembly.notes:
         say(f"synth: {note}")
     names = resolve_stack_names(target.config.stack_names, requested) if requested else _all(assembly)

@@ -74,7 +74,7 @@ def deploy_local(
     """Synthesize for the emulator, `cdk deploy` there, then provision what its CloudFormation skips."""
     names = stacks_to_deploy(root, requested, say)
     target = targets.local(root, say)
-    assembly = cdk_cli.synth(root, "local", context, outdir=outdir)
+    assembly = cdk_cli.synth(root, "local", context, outdir=outdir, say=say)
     for note in assembly.notes:
         say(f"synth: {note}")
     missing = [name for name in names if name not in {stack.name for stack in assembly.stacks}]

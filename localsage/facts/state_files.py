@@ -4,21 +4,34 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step: a reader sees the old file or the new one, never half of one.
+@contextmanager
+def replacing(path: Path, newline: str | None = None) -> Iterator[TextIO]:
+    """A text stream whose content replaces `path` in one step when the block ends without an error.
 
-    Each writer uses a temporary file of its own beside `path`, so two writers of the same file both succeed
-    (the last one wins) instead of one moving the other's temporary file away.
+    A reader sees the old file or the new one, never half of one. Each writer uses a temporary file of its own
+    beside `path`, so two writers of the same file both succeed (the last one wins) instead of one moving the
+    other's temporary file away.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        # mkstemp makes the file private; the replacement keeps the old file's mode, or a plain file's.
+        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline=newline) as stream:
+            yield stream
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step (see `replacing`)."""
+    with replacing(path) as stream:
+        stream.write(text)

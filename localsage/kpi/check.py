@@ -25,6 +25,7 @@ class QueryOutcome:
     row_count: int = 0
     rows: tuple[tuple, ...] = ()
     duckdb_sql: str = ""
+    exported: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -67,17 +68,21 @@ def _checked_files(folder: Path, schema: kpi_schema.KpiSchema, hint: str) -> lis
     return files.checked_kpi_files(folder, schema, hint)
 
 
-def run_suite(root: Path, data: KpiData, extra_sql: Sequence[Path] = ()) -> list[QueryOutcome]:
+def run_suite(
+    root: Path, data: KpiData, extra_sql: Sequence[Path] = (), only: str | None = None, output: Path | None = None
+) -> list[QueryOutcome]:
     """Check and run every project query and each extra SQL file against the KPI files.
 
     With no KPI files (kpi-check --allow-empty) each query still runs, on an empty table, so portability,
     columns and DuckDB execution are checked; only the sidecars' minimum row counts are not.
+    `only`: run just the query of that name. `output`: write each result in full to CSV (see `export_paths`).
     """
     from localsage.kpi import engine, portability
 
     config = project_config.load(root)
     schema = kpi_schema.load_for_project(root)
-    named = kpi_queries.load_queries(root) + [kpi_queries.load_query(path) for path in extra_sql]
+    named = selected(kpi_queries.load_queries(root) + [kpi_queries.load_query(path) for path in extra_sql], only)
+    exports = export_paths(output, [query.name for query in named])
     table_types = kpi_schema.table_column_types(schema)
     work_dir = project_config.local_dir(root) / "kpi-duckdb"
     connection = engine.open_database(data.files, schema, config.glue_database, work_dir)
@@ -89,24 +94,55 @@ def run_suite(root: Path, data: KpiData, extra_sql: Sequence[Path] = ()) -> list
             outcome.problems = [f"line {finding.line}: {finding.message}" for finding in checked.findings]
             if outcome.ok:
                 outcome.duckdb_sql = engine.to_duckdb(checked.statement)
-                _execute(connection, checked.statement, query, outcome, expect_rows=bool(data.files))
+                _execute(connection, checked.statement, query, outcome, bool(data.files), exports.get(query.name))
             outcomes.append(outcome)
     finally:
         connection.close()
     return outcomes
 
 
-def _execute(connection, statement, query: kpi_queries.NamedQuery, outcome: QueryOutcome, expect_rows: bool) -> None:
+def selected(named: list[kpi_queries.NamedQuery], only: str | None) -> list[kpi_queries.NamedQuery]:
+    if only is None:
+        return named
+    chosen = [query for query in named if query.name == only]
+    if not chosen:
+        known = ", ".join(query.name for query in named)
+        raise UserError(f"--query {only}: no such KPI query (the queries: {known})")
+    return chosen
+
+
+def export_paths(output: Path | None, names: list[str]) -> dict[str, Path]:
+    """Where each query's full result goes: `output` itself for one query, `<stem>-<query>.csv` for several."""
+    if output is None:
+        return {}
+    if output.suffix.lower() != ".csv" or output.is_dir():
+        raise UserError(f"--output {output}: name a .csv file (several queries write <name>-<query>.csv beside it)")
+    if len(names) == 1:
+        return {names[0]: output}
+    return {name: output.with_name(f"{output.stem}-{name}{output.suffix}") for name in names}
+
+
+def _execute(
+    connection,
+    statement,
+    query: kpi_queries.NamedQuery,
+    outcome: QueryOutcome,
+    expect_rows: bool,
+    export_to: Path | None,
+) -> None:
     import duckdb
 
     from localsage.kpi import engine
 
     try:
-        result = engine.run(connection, statement)
+        result = engine.run(connection, statement, export_to)
     except duckdb.Error as exc:
         outcome.problems.append(f"DuckDB: {str(exc).splitlines()[0]}")
         return
+    except OSError as exc:
+        raise UserError(f"--output {export_to}: cannot write it ({exc.strerror})") from None
     outcome.columns, outcome.row_count, outcome.rows = result.columns, result.row_count, result.rows
+    outcome.exported = export_to
     if query.expected_columns is not None and tuple(result.columns) != query.expected_columns:
         outcome.problems.append(
             f"returns columns {', '.join(result.columns)}; {query.name}.expect.json expects "
@@ -125,6 +161,8 @@ def check(
     use_aws: bool = False,
     say: Callable[[str], None] = print,
     allow_empty: bool = False,
+    only: str | None = None,
+    output: Path | None = None,
 ) -> list[QueryOutcome]:
     """The whole kpi-check: fetch and check the data, then check and run each query.
 
@@ -140,7 +178,7 @@ def check(
         say(f"{missing}; --allow-empty: the queries run on an empty table (row counts not checked)")
         data = KpiData(Path(), [], "nowhere yet")
     say(f"{len(data.files)} KPI files from {data.source}")
-    return run_suite(root, data, [Path(path) for path in sql_files])
+    return run_suite(root, data, [Path(path) for path in sql_files], only, output)
 
 
 def failure_lines(outcomes: list[QueryOutcome], root: Path) -> list[str]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from localsage.errors import UserError
 from localsage.facts.config import CONFIG_FILE
+from localsage.facts.dependencies import RUN
 from localsage.facts.kpi_schema import SCHEMA_FILE
 
 ML_DIR = Path("ml")
@@ -18,8 +19,8 @@ NOT_BUILD_INPUT_SUFFIXES = (".md", ".ipynb")
 # Never uploaded and never hashed (the SDK's own ignore list for SourceCode, and compiled files).
 IGNORED_NAMES = frozenset({"__pycache__", ".DS_Store", ".ipynb_checkpoints", ".cache", ".git", ".env"})
 IGNORED_SUFFIXES = frozenset({".pyc", ".pyo"})
-# The lock files that pin the SDK version (whichever the project has), which shapes the definition.
-LOCK_FILES = ("uv.lock", "requirements.lock")
+# The lock file that pins the SDK version, which shapes the definition.
+LOCK_FILE = RUN.file
 SAMPLE_DATA_PREFIX = "data"
 
 
@@ -41,7 +42,7 @@ def definition_inputs(root: Path) -> list[Path]:
         for path in files_under(ml)
         if path.relative_to(ml).parts[0] not in NOT_BUILD_INPUTS and path.suffix not in NOT_BUILD_INPUT_SUFFIXES
     ]
-    locks = [root / name for name in LOCK_FILES if (root / name).is_file()]
+    locks = [root / LOCK_FILE] if (root / LOCK_FILE).is_file() else []
     return sorted([*code, root / CONFIG_FILE, root / SCHEMA_FILE, *locks])
 
 

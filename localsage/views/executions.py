@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from invoke.exceptions import Exit
-from rich.table import Table
 
 from localsage.runner.records import ExecutionRecord
 from localsage.runner.statuses import ExecutionStatus
 from localsage.views.console import console, print_json
 from localsage.views.progress import print_summary, step_table
+from localsage.views.tables import Rows, fitted
 
+EXECUTION_COLUMNS = ("Execution", "Pipeline", "Status", "Started (UTC)", "Time", "Cache hits")
 EXIT_CODES = {ExecutionStatus.SUCCEEDED: 0, ExecutionStatus.FAILED: 1, ExecutionStatus.STOPPED: 130}
 
 
@@ -31,16 +32,16 @@ def show_executions(records: list[ExecutionRecord], as_json: bool = False) -> No
         print_json([record.summary() for record in records])
         return
     if len(records) == 1:
-        console.print(step_table(records[0]))
+        console.print(step_table(records[0], console))
         return
     if not records:
         console.print("no local executions yet: run './dev local-run'")
         return
-    table = Table("Execution", "Pipeline", "Status", "Started (UTC)", "Time", "Cache hits")
+    rows = []
     for record in records:
         started = datetime.fromtimestamp(record.started, UTC).strftime("%Y-%m-%d %H:%M:%S")
         hits = sum(step.cache_hit for step in record.steps.values())
-        table.add_row(
-            record.execution_id, record.pipeline_name, record.status, started, f"{record.duration:.1f} s", str(hits)
+        rows.append(
+            [record.execution_id, record.pipeline_name, record.status, started, f"{record.duration:.1f}s", str(hits)]
         )
-    console.print(table)
+    console.print(fitted(console, Rows(EXECUTION_COLUMNS, rows, right_aligned=frozenset({"Time", "Cache hits"}))))

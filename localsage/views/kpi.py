@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.markup import escape
-from rich.table import Table
-
 from localsage.kpi.check import QueryOutcome, cell_text, shown_path
 from localsage.views.console import console, print_json
+from localsage.views.tables import Rows, fitted
 
 
 def as_json(outcomes: list[QueryOutcome], root: Path) -> list[dict]:
@@ -23,6 +21,7 @@ def as_json(outcomes: list[QueryOutcome], root: Path) -> list[dict]:
             "row_count": outcome.row_count,
             "preview": [list(row) for row in outcome.rows],
             "duckdb_sql": outcome.duckdb_sql,
+            "exported": str(outcome.exported) if outcome.exported else None,
         }
         for outcome in outcomes
     ]
@@ -34,13 +33,20 @@ def print_outcomes(outcomes: list[QueryOutcome], root: Path, as_json_output: boo
         print_json(as_json(outcomes, root))
         return
     for outcome in outcomes:
-        title = escape(f"{outcome.name}  ({shown_path(outcome.path, root)})")
+        title = f"{outcome.name}  ({shown_path(outcome.path, root)})"
         if outcome.ok:
-            table = Table(*outcome.columns, title=title, caption=f"{outcome.row_count} rows", title_justify="left")
-            for row in outcome.rows:
-                table.add_row(*(escape(cell_text(value)) for value in row))
-            console.print(table)
+            cells = [[cell_text(value) for value in row] for row in outcome.rows]
+            console.print(fitted(console, Rows(outcome.columns, cells, title, row_count_caption(outcome))))
+            if outcome.exported:
+                console.print(f"all {outcome.row_count} rows written to {outcome.exported}", markup=False)
         else:
-            console.print(f"[bold red]FAILED[/] {title}")
+            console.print(f"[bold red]FAILED[/] {title}", highlight=False, markup=True)
             for problem in outcome.problems:
                 console.print(f"  {problem}", markup=False)
+
+
+def row_count_caption(outcome: QueryOutcome) -> str:
+    if len(outcome.rows) == outcome.row_count:
+        return f"{outcome.row_count} row" if outcome.row_count == 1 else f"{outcome.row_count} rows"
+    more = f"written to {outcome.exported}" if outcome.exported else "--output FILE.csv writes them all"
+    return f"the first {len(outcome.rows)} of {outcome.row_count} rows ({more})"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from localsage.runner.records import ExecutionRecord, StepRecord
 from localsage.runner.statuses import ExecutionStatus, StepStatus
+from localsage.views.tables import Rows, fitted
 
 STATE_STYLE = {
     StepStatus.PENDING: "dim",
@@ -19,6 +20,7 @@ STATE_STYLE = {
     StepStatus.STOPPED: "yellow",
     StepStatus.NOT_RUN: "dim",
 }
+RIGHT_ALIGNED = frozenset({"Time"})
 EXECUTION_STYLE = {ExecutionStatus.SUCCEEDED: "green", ExecutionStatus.FAILED: "red", ExecutionStatus.STOPPED: "yellow"}
 
 
@@ -28,21 +30,18 @@ def step_note(step: StepRecord) -> str:
     if step.outcome is not None:
         return f"outcome {step.outcome}"
     if step.status == StepStatus.FAILED and step.failure:
-        return step.failure.split(": ", 1)[-1][:80]
+        return step.failure.split(": ", 1)[-1].splitlines()[0]
     return ""
 
 
-def step_table(record: ExecutionRecord) -> Table:
-    table = Table(title=f"{record.pipeline_name} · {record.execution_id}", title_justify="left", expand=False)
-    for column in ("Step", "Type", "State", "Time", "Note"):
-        table.add_column(column, justify="right" if column == "Time" else "left")
+def step_table(record: ExecutionRecord, console: Console) -> RenderableType:
+    rows = []
     for step in record.steps.values():
-        duration = "" if step.duration is None else f"{step.duration:.1f} s"
-        style = STATE_STYLE.get(step.status, "")
-        table.add_row(
-            escape(step.name), escape(step.type), f"[{style}]{step.status}[/]", duration, escape(step_note(step))
-        )
-    return table
+        duration = "" if step.duration is None else f"{step.duration:.1f}s"
+        state = Text(step.status, style=STATE_STYLE.get(step.status, ""))
+        rows.append([step.name, step.type, state, duration, step_note(step)])
+    title = f"{record.pipeline_name} · {record.execution_id}"
+    return fitted(console, Rows(("Step", "Type", "State", "Time", "Note"), rows, title, right_aligned=RIGHT_ALIGNED))
 
 
 class Progress:
@@ -69,11 +68,11 @@ class Progress:
 
     def refresh(self, record: ExecutionRecord) -> None:
         if self.live:
-            self._shown(lambda: self.live.update(step_table(record)))
+            self._shown(lambda: self.live.update(step_table(record, self.console)))
 
     def step_changed(self, record: ExecutionRecord, step: StepRecord) -> None:
         if self.live:
-            self._shown(lambda: self.live.update(step_table(record)))
+            self._shown(lambda: self.live.update(step_table(record, self.console)))
         elif not self.quiet and step.status != StepStatus.PENDING:
             duration = (
                 "" if step.duration is None or step.status == StepStatus.EXECUTING else f" in {step.duration:.1f} s"

@@ -63,9 +63,9 @@ def test_the_report_compares_the_peers_with_the_floor_and_ours():
     assert all(name in table for name in results)
 
 
-def test_the_bench_venv_installs_the_bench_extra_and_the_step_pins():
+def test_the_bench_venv_installs_the_peers_and_the_step_pins():
     wanted = environment.requirements(REPO)
-    assert [requirement.split("==")[0] for requirement in environment.bench_extra(REPO)] == ["metaflow", "kfp"]
+    assert [requirement.split("==")[0] for requirement in environment.bench_peers(REPO)] == ["metaflow", "kfp"]
     assert all("==" in requirement for requirement in wanted)
     assert {"pandas", "scikit-learn"} <= {requirement.split("==")[0] for requirement in wanted}
 

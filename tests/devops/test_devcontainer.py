@@ -1,26 +1,39 @@
 """.devcontainer/devcontainer.json, docker/compose.yaml and docker/devcontainer.Dockerfile read together.
 
-Without a Docker engine nothing is built here: the files are parsed and every file they name must exist.
+devcontainer.json is read by the devcontainers CLI (pinned in package-lock.json), as VS Code and Codespaces
+read it; without a Docker engine nothing is built (`--docker-path /bin/true`): every file named must exist.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from devops_support import REPO, dockerfile_instructions, load_jsonc, strip_jsonc
+from devops_support import REPO, dockerfile_instructions
 
 from localsage.facts import config as project_config
 
 DEVCONTAINER = REPO / ".devcontainer" / "devcontainer.json"
+DEVCONTAINER_CLI = REPO / "node_modules" / ".bin" / "devcontainer"
 
 
 @pytest.fixture(scope="module")
 def devcontainer() -> dict:
-    return load_jsonc(DEVCONTAINER)
+    """The configuration as the devcontainers CLI reads it (comments, trailing commas and all)."""
+    read = subprocess.run(
+        [str(DEVCONTAINER_CLI), "read-configuration", "--workspace-folder", str(REPO), "--docker-path", "/bin/true"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert read.returncode == 0, f"devcontainer read-configuration failed: {read.stderr.strip()[-500:]}"
+    configuration = json.loads(read.stdout)["configuration"]
+    assert configuration["configFilePath"]["path"] == str(DEVCONTAINER)
+    return configuration
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +49,6 @@ def compose(compose_file) -> dict:
 @pytest.fixture(scope="module")
 def dev_service(devcontainer, compose) -> dict:
     return compose["services"][devcontainer["service"]]
-
-
-def test_the_jsonc_reader_drops_comments_and_trailing_commas_but_not_string_contents():
-    text = '{\n  // a comment\n  "url": "http://x//y", /* block */ "list": [1, 2,],\n  "text": "a, }",\n}'
-    assert json.loads(strip_jsonc(text)) == {"url": "http://x//y", "list": [1, 2], "text": "a, }"}
 
 
 def test_the_configuration_names_existing_files(devcontainer, compose_file, dev_service):
@@ -73,10 +81,11 @@ def test_the_set_up_copied_into_the_image_is_what_the_wrapper_reads():
         if not word.startswith("--")
     }
     wrapper = (REPO / "dev").read_text(encoding="utf-8")
-    hashed = {"requirements.lock", "pyproject.toml", "package-lock.json"}
-    assert all(name in wrapper for name in hashed), "the wrapper's stamps hash these files"
-    assert copied == hashed | {"dev", "package.json"}
-    assert all((REPO / name).is_file() for name in copied)
+    hashed = {"requirements/uv.txt", "requirements/run.txt", "requirements/develop.txt", "pyproject.toml"}
+    assert all(name.removeprefix("requirements/") in wrapper for name in hashed), "the wrapper's stamps hash these"
+    assert "package-lock.json" in wrapper
+    assert copied == {"dev", "pyproject.toml", "requirements/", "package.json", "package-lock.json"}
+    assert all((REPO / name).exists() for name in copied)
     runs = " ".join(i.arguments for i in dockerfile_instructions(dockerfile) if i.keyword == "RUN")
     assert "./dev " in runs, "the pinned packages are installed through the wrapper"
 

@@ -6,17 +6,22 @@ so the process backend runs the steps with the same packages the image (and Sage
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import importlib.metadata
 import re
 import shlex
+import sys
 import tomllib
 
 import pytest
 from devops_support import REPO, Instruction, dockerfile_instructions
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
+
+from localsage.facts import dependencies
 
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 DOCKERIGNORE = REPO / "docker" / "Dockerfile.dockerignore"
@@ -27,6 +32,22 @@ SLIM_PYTHON = re.compile(r"^python:(?P<version>\d+\.\d+\.\d+)-slim(-[a-z]+)?$")
 def step_requirements() -> list[Requirement]:
     lines = STEP_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
     return [Requirement(line) for line in (line.strip() for line in lines) if line and not line.startswith("#")]
+
+
+def imported_distributions() -> set[str]:
+    """The distributions that provide what the step scripts import (the standard library aside)."""
+    modules = set()
+    for script in (REPO / "ml" / "scripts").glob("*.py"):
+        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    third_party = modules - set(sys.stdlib_module_names) - {"__future__", "ml"}
+    providers = importlib.metadata.packages_distributions()
+    missing = sorted(name for name in third_party if name not in providers)
+    assert not missing, f"the step scripts import {missing}, which no installed package provides"
+    return {canonicalize_name(distribution) for name in third_party for distribution in providers[name]}
 
 
 def instructions(keyword: str) -> list[Instruction]:
@@ -49,6 +70,19 @@ def test_this_environment_satisfies_the_step_requirements(requirement):
     except importlib.metadata.PackageNotFoundError:
         pytest.fail(f"ml/requirements.txt needs {requirement}, which is not installed: run ./dev")
     assert requirement.specifier.contains(installed, prereleases=True), f"{requirement}: installed {installed}"
+
+
+def test_every_package_the_steps_import_is_in_the_image_and_the_lock_at_one_version():
+    imported = imported_distributions()
+    assert {"pandas", "numpy", "scikit-learn", "joblib"} <= imported
+    image = {canonicalize_name(requirement.name): requirement.specifier for requirement in step_requirements()}
+    lock = dependencies.pinned_versions((REPO / dependencies.RUN.file).read_text(encoding="utf-8"))
+    assert imported <= image.keys(), f"add to ml/requirements.txt: {sorted(imported - image.keys())}"
+    for name, specifier in image.items():
+        assert name in lock, f"ml/requirements.txt has {name}, which the lock (requirements/run.txt) does not"
+        assert specifier == SpecifierSet(f"=={lock[name]}"), (
+            f"{name}: the image pins {specifier}, the lock {lock[name]}"
+        )
 
 
 def test_step_requirements_are_exact_pins_so_the_image_is_reproducible():

@@ -233,7 +233,7 @@ def test_definition_inputs_cover_the_code_the_config_the_schema_and_the_lock():
         "ml/pipeline.py",
         "project.toml",
         "infra/kpi/model_kpis.json",
-        "requirements.lock",
+        "requirements/run.txt",
     } <= names
     assert not any(name.startswith(("ml/data/", "ml/notebooks/")) or name.endswith(".md") for name in names)
     assert not any("__pycache__" in name for name in names)

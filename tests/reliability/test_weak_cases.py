@@ -121,7 +121,9 @@ def test_synth_with_a_misspelt_context_key_is_one_line(tmp_path):
         timeout=300,
     )
     assert done.returncode == 1
-    assert done.stderr.strip().startswith("error: synth: CDK context notify_experimantal is unknown")
+    progress, error = done.stderr.strip().splitlines()
+    assert progress.startswith("synth: running infra/app.py")
+    assert error.startswith("error: synth: CDK context notify_experimantal is unknown")
 
 
 def test_reject_needs_a_reason():

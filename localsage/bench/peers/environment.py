@@ -1,9 +1,9 @@
 """The peers' own virtualenv (.local/bench-venv), created and filled on demand by `./dev bench peers` only.
 
-Why not the project's venv: kfp pins `requests` to an exact version other than the one requirements.lock
-pins, so installing it there would change a pinned package. The bench venv holds the `bench` extra from
-pyproject.toml plus ml/requirements.txt (the steps' packages, pinned like requirements.lock), so the peers
-run the step functions on the same library versions as the floor and local-run.
+Why not the project's venv: kfp pins `requests` to an exact version other than the one the lock pins, so
+installing it there would change a pinned package. The bench venv holds the peers pyproject.toml names
+(`[tool.localsage] bench-peers`) plus ml/requirements.txt (the steps' packages, pinned like the lock), so the
+peers run the step functions on the same library versions as the floor and local-run. uv installs them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+from uv import find_uv_bin
+
 from localsage.errors import UserError
 from localsage.facts.config import local_dir
 
@@ -21,18 +23,18 @@ STEP_REQUIREMENTS = Path("ml") / "requirements.txt"
 STAMP_FILE = ".localsage-bench-stamp"
 
 
-def bench_extra(root: Path) -> list[str]:
-    """The pinned peers, as pyproject.toml's `bench` extra declares them."""
-    extras = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
-    if "bench" not in extras:
-        raise UserError("bench: pyproject.toml declares no `bench` extra: add metaflow and kfp to it")
-    return extras["bench"]
+def bench_peers(root: Path) -> list[str]:
+    """The pinned peers, as pyproject.toml's `[tool.localsage] bench-peers` lists them."""
+    settings = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8")).get("tool", {}).get("localsage", {})
+    if not settings.get("bench-peers"):
+        raise UserError("bench: pyproject.toml lists no peers: add metaflow and kfp to [tool.localsage] bench-peers")
+    return settings["bench-peers"]
 
 
 def requirements(root: Path) -> list[str]:
     """The peers, then the step scripts' pinned packages (ml/requirements.txt)."""
     lines = (root / STEP_REQUIREMENTS).read_text(encoding="utf-8").splitlines()
-    return [*bench_extra(root), *(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))]
+    return [*bench_peers(root), *(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))]
 
 
 def peer_python(root: Path, say: Callable[[str], None] = print) -> Path:
@@ -43,9 +45,10 @@ def peer_python(root: Path, say: Callable[[str], None] = print) -> Path:
     stamp = venv / STAMP_FILE
     if python.exists() and stamp.exists() and stamp.read_text(encoding="utf-8").splitlines() == wanted:
         return python
-    say(f"bench: installing {', '.join(bench_extra(root))} into {venv} (first time: about a minute)")
-    _check([sys.executable, "-m", "venv", "--clear", "--upgrade-deps", str(venv)], "creating the bench venv")
-    _check([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *wanted], "installing the peers")
+    say(f"bench: installing {', '.join(bench_peers(root))} into {venv} (first time: about half a minute)")
+    uv = find_uv_bin()
+    _check([uv, "venv", "--quiet", "--clear", "--python", sys.executable, str(venv)], "creating the bench venv")
+    _check([uv, "pip", "install", "--quiet", "--python", str(python), *wanted], "installing the peers")
     stamp.write_text("\n".join(wanted) + "\n", encoding="utf-8")
     return python
 
