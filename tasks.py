@@ -4,12 +4,20 @@ A table of contents only: each task maps its flags to one call of a command (loc
 `console.run`, which turns a UserError into one line and an exit code.
 """
 
+import os
+import sys
 from importlib import import_module
 
 from invoke import Collection, task
 
 from localsage.facts.model_registry import ApprovalStatus
 from localsage.views import console
+
+# invoke stops Python writing bytecode (so no tasks.pyc lands beside tasks.py) unless given --write-pyc; the
+# modules a task imports on first use (the toolkit's, boto3, the SageMaker SDK) need theirs, or every task
+# compiles them again. Python's own switch, PYTHONDONTWRITEBYTECODE, still decides (./dev sets a pycache prefix
+# in .venv instead, so nothing is ever written beside a source file).
+sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
 
 
 def _lazy(module: str):

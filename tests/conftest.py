@@ -41,3 +41,25 @@ def project_root(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("LOCALSAGE_ROOT", str(tmp_path))
     monkeypatch.setenv("LOCALSAGE_STATE_DIR", str(tmp_path / ".local"))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def warm_backend(tmp_path_factory):
+    """One warm interpreter for the session's runner tests, stopped by its PID at the end."""
+    from localsage.runner.backends.process import tools_folder
+    from localsage.runner.backends.warm import WarmProcessBackend
+    from localsage.runner.warm import service
+
+    state = tmp_path_factory.mktemp("warm-backend")
+    yield WarmProcessBackend(lambda message: None, tools_folder(state), state_dir=state)
+    service.stop(state)
+
+
+@pytest.fixture(params=["fresh", "warm"])
+def backend(request, warm_backend, tmp_path):
+    """The process backend in each of its modes: fresh interpreters, and forks of the warm one."""
+    from localsage.runner.backends.process import ProcessBackend, tools_folder
+
+    if request.param == "warm":
+        return warm_backend
+    return ProcessBackend(lambda message: None, tools_folder(tmp_path))

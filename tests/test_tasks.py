@@ -147,3 +147,16 @@ def test_bad_flags_are_one_line_errors(project_root, args, message):
     assert completed.returncode == 1
     assert completed.stderr.strip().splitlines() == [completed.stderr.strip()]
     assert completed.stderr.startswith(message)
+
+
+def test_dev_keeps_bytecode_in_the_venv_even_where_writing_it_is_turned_off(tmp_path):
+    """uv installs no bytecode; without this every task would compile pandas and the SDK from source again."""
+    module = REPO / "localsage" / "facts" / "config.py"
+    cached = REPO / ".venv" / "pycache" / module.parent.relative_to("/") / f"config.{sys.implementation.cache_tag}.pyc"
+    cached.unlink(missing_ok=True)
+    environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    environment.pop("PYTHONPYCACHEPREFIX", None)
+    command = ["sh", str(REPO / "dev"), "names"]
+    completed = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert cached.is_file(), "./dev ran a task without keeping its bytecode in .venv/pycache"

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.loaders
+import botocore.model
+import botocore.session
 from botocore.awsrequest import AWSResponse
 
 from localsage.errors import UserError
@@ -131,6 +135,30 @@ def check_local_environment(environ: Mapping[str, str]) -> None:
         )
 
 
+@cache
+def _service_data_loader() -> botocore.loaders.Loader:
+    """One loader of botocore's service models for the whole process: each model (SageMaker's takes ~0.3 s to
+    read) is read once, however many sessions and clients use it."""
+    return botocore.loaders.create_loader()
+
+
+def _core_session() -> botocore.session.Session:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _service_data_loader())
+    return core
+
+
+def session(region: str | None = None) -> boto3.Session:
+    """A boto3 session that shares this process's service models (`_service_data_loader`)."""
+    return boto3.Session(botocore_session=_core_session(), region_name=region)
+
+
+@cache
+def service_model(service: str) -> botocore.model.ServiceModel:
+    """A service's API model (operations and shapes), from the shared loader."""
+    return _core_session().get_service_model(service)
+
+
 def guarded_session(region: str) -> boto3.Session:
     """A boto3 session whose every request is checked to go to a loopback address before it is sent.
 
@@ -138,7 +166,7 @@ def guarded_session(region: str) -> boto3.Session:
     answered in the session with no evaluation results: "no decision", as for a role the caller may not
     simulate. The SageMaker SDK asks it while it builds a training step and then keeps its defaults.
     """
-    created = boto3.Session(region_name=region)
+    created = session(region)
     created.events.register("before-send", _refuse_non_loopback_request)
     created.events.register("before-call.iam.SimulatePrincipalPolicy", _no_policy_simulation)
     return created

@@ -8,6 +8,7 @@ anything is written.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
@@ -16,6 +17,9 @@ from urllib.parse import urlsplit
 from localsage.errors import UserError
 
 TRANSFER_THREADS = 8
+# Up to this size an object moves in one request (boto3's managed transfer adds a HEAD and its own threads,
+# which costs more than it saves on the small files jobs mostly move).
+SINGLE_REQUEST_BYTES = 8 * 2**20
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -68,10 +72,16 @@ def download(s3, uri: str, destination: Path, what: str) -> int:
     ]
     destination.mkdir(parents=True, exist_ok=True)
 
+    sizes = {item["Key"]: item["Size"] for item in objects}
+
     def fetch(pair: tuple[str, Path]) -> None:
         object_key, target = pair
         target.parent.mkdir(parents=True, exist_ok=True)
-        s3.download_file(bucket, object_key, str(target))
+        if sizes[object_key] <= SINGLE_REQUEST_BYTES:
+            with open(target, "wb") as stream:
+                shutil.copyfileobj(s3.get_object(Bucket=bucket, Key=object_key)["Body"], stream)
+        else:
+            s3.download_file(bucket, object_key, str(target))
 
     with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
         list(pool.map(fetch, targets))
@@ -91,7 +101,7 @@ def upload_folder(s3, folder: Path, uri: str) -> int:
 
     def put(path: Path) -> None:
         key = "/".join(part for part in (prefix.rstrip("/"), path.relative_to(folder).as_posix()) if part)
-        s3.upload_file(str(path), bucket, key)
+        upload_file(s3, path, f"s3://{bucket}/{key}")
 
     with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
         list(pool.map(put, files))
@@ -99,8 +109,13 @@ def upload_folder(s3, folder: Path, uri: str) -> int:
 
 
 def upload_file(s3, path: Path, uri: str) -> None:
+    """One PUT for a small file; boto3's managed (multipart) transfer for a large one."""
     bucket, key = split_uri(uri)
-    s3.upload_file(str(path), bucket, key)
+    if path.stat().st_size <= SINGLE_REQUEST_BYTES:
+        with open(path, "rb") as stream:
+            s3.put_object(Bucket=bucket, Key=key, Body=stream)
+    else:
+        s3.upload_file(str(path), bucket, key)
 
 
 def content_digest(s3, uri: str) -> str:

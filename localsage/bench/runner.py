@@ -2,9 +2,13 @@
 
 Configurations, alternated over the rounds, all on a private copy of the project with its own emulator:
 - floor:  preprocess.py, train.py, evaluate.py as plain `python` processes, in order, same arguments;
-- cold:   `invoke local-run --no-cache` (every step runs; the definition is unchanged, so it is reused);
+- cold:   `invoke local-run --no-cache` (every step runs, forked from the warm interpreter, the default here;
+          the definition is unchanged, so it is reused);
+- fresh:  the same with LOCALSAGE_ISOLATION=fresh (each step `python` a fresh interpreter);
 - cached: `invoke local-run` (Preprocess and Train come from the cache);
 - edit:   a comment appended to train.py, then `invoke local-run` (the edit-to-result loop).
+The warm interpreter starts with the first run after the emulator (the warm-up) and serves every later run, as
+it does for a user; its start is reported apart, like the emulator's.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 from localsage.bench import harness
 from localsage.errors import UserError
 from localsage.facts import config as project_config
 from localsage.project import layout
+from localsage.runner.warm import service
 
 # RegisterModel's local notification reads infra/cdk.json (which groups notify).
 PROJECT_FILES = ("ml", "infra/kpi", "infra/cdk.json", "project.toml", "requirements", "tasks.py")
@@ -34,10 +41,11 @@ def run(root: Path, say: Callable[[str], None] = print, rounds: int = DEFAULT_RO
         try:
             emulator = bench.start_emulator()
             say(f"bench: emulator started in {emulator.seconds:.2f} s; warming up (definition build, caches)")
-            bench.local_run("warm-up")
-            results = harness.alternate(
-                {"floor": bench.floor, "cold": bench.cold, "cached": bench.cached, "edit": bench.edit}, rounds, say
-            )
+            warm_up = bench.local_run("warm-up")[0]
+            configurations = {"floor": bench.floor, "cold": bench.cold, "fresh": bench.fresh}
+            configurations |= {"cached": bench.cached, "edit": bench.edit}
+            results = harness.alternate(configurations, rounds, say)
+            warm_interpreter = bench.warm_interpreter()
         finally:
             bench.stop_emulator()
     summary = {name: harness.summarise(measurements) for name, measurements in results.items()}
@@ -47,11 +55,15 @@ def run(root: Path, say: Callable[[str], None] = print, rounds: int = DEFAULT_RO
         "rounds": rounds,
         "sample_rows": sample_rows,
         "emulator_start_s": round(emulator.seconds, 3),
+        "first_run_s": round(warm_up.seconds, 3),
+        "warm_interpreter": warm_interpreter,
         "floor_s": medians["floor"],
         "cold_s": medians["cold"],
+        "fresh_s": medians["fresh"],
         "cached_s": medians["cached"],
         "edit_s": medians["edit"],
         "cold_ratio": round(medians["cold"] / medians["floor"], 3),
+        "fresh_ratio": round(medians["fresh"] / medians["floor"], 3),
         "cached_ratio": round(medians["cached"] / medians["floor"], 3),
         "edit_ratio": round(medians["edit"] / medians["floor"], 3),
         "configurations": summary,
@@ -85,9 +97,10 @@ class BenchProject:
     def stop_emulator(self) -> None:
         harness.run_command([self.invoke, "emulator.down"], self.project, self.env, "emulator.down")
 
-    def local_run(self, what: str, *flags: str) -> tuple[harness.Measurement, dict]:
+    def local_run(self, what: str, *flags: str, isolation: str | None = None) -> tuple[harness.Measurement, dict]:
         command = [self.invoke, "local-run", "--json", *flags]
-        measurement, stdout = harness.run_command(command, self.project, self.env, f"local-run ({what})")
+        env = {**self.env, "LOCALSAGE_ISOLATION": isolation} if isolation else self.env
+        measurement, stdout = harness.run_command(command, self.project, env, f"local-run ({what})")
         summary = json.loads(stdout)
         if summary["status"] != "Succeeded":
             raise UserError(f"bench: local-run ({what}) ended {summary['status']}: {summary['failure']}")
@@ -95,6 +108,21 @@ class BenchProject:
 
     def cold(self, round_number: int) -> harness.Measurement:
         return self.local_run("cold", "--no-cache")[0]
+
+    def fresh(self, round_number: int) -> harness.Measurement:
+        return self.local_run("fresh", "--no-cache", isolation="fresh")[0]
+
+    def warm_interpreter(self) -> dict | None:
+        """The warm interpreter's import time and resident memory (it is no child of the runs, so their peak
+        RSS leaves it out)."""
+        record = service.read_record(service.folder(Path(self.env["LOCALSAGE_STATE_DIR"])))
+        if record is None:
+            return None
+        try:
+            rss = psutil.Process(record.pid).memory_info().rss / 2**20
+        except psutil.Error:
+            rss = None
+        return {"start_s": record.ready_s, "rss_mb": round(rss, 1) if rss else None}
 
     def cached(self, round_number: int) -> harness.Measurement:
         measurement, summary = self.local_run("cached")
@@ -146,7 +174,7 @@ class BenchProject:
             "--test-dir", str(self.work / "test"), "--evaluation-dir", str(self.work / "evaluation"),
             "--kpi-dir", str(self.work / "kpi"), "--kpi-schema", str(self.project / "infra/kpi/model_kpis.json"),
             "--execution-id", f"floor{round_number}", "--pipeline-name", "floor", "--variant", "experimental",
-            "--threshold", str(self._definition_parameter("RmseThreshold")),
+            "--threshold", str(self.definition_parameter("RmseThreshold")),
         ]  # fmt: skip
         parts.append(harness.run_command(evaluate, self.work, self.env, "floor evaluate.py")[0])
         return harness.combine(parts)
@@ -162,13 +190,18 @@ class BenchProject:
             ).read_text()
         )["definition"]
 
-    def _definition_parameter(self, name: str) -> object:
+    def definition_parameter(self, name: str) -> object:
+        """A pipeline parameter's default, from the definition local-run built for this copy."""
         return next(p["DefaultValue"] for p in self._definition()["Parameters"] if p["Name"] == name)
 
-    def _hyperparameters(self) -> list[str]:
-        """The Train step's hyperparameters from the definition local-run built, as command-line flags."""
+    def train_hyperparameters(self) -> dict[str, str]:
+        """The Train step's hyperparameters, from the definition local-run built for this copy."""
         train = next(step for step in self._definition()["Steps"] if step["Name"] == "Train")
-        return [item for name, value in train["Arguments"]["HyperParameters"].items() for item in (f"--{name}", value)]
+        return dict(train["Arguments"]["HyperParameters"])
+
+    def _hyperparameters(self) -> list[str]:
+        """The Train step's hyperparameters as command-line flags (what the floor's train.py gets)."""
+        return [item for name, value in self.train_hyperparameters().items() for item in (f"--{name}", value)]
 
     @staticmethod
     def _expect_cache(summary: dict, expected: dict[str, bool], what: str) -> None:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from localsage.adapters import targets
+from localsage.adapters.emulators.selection import for_project
 from localsage.commands.flags import split_params
 from localsage.errors import UserError
 from localsage.facts.config import check_variant, local_dir, project_root
@@ -25,6 +26,7 @@ from localsage.runner.backends.selection import choose
 from localsage.runner.definition import PipelineDefinition, load
 from localsage.runner.orchestrator import Execution, check
 from localsage.runner.records import ExecutionRecord, execution_arn, new_execution_id
+from localsage.runner.run import CLIENTS as RUN_CLIENTS
 from localsage.runner.run import execution_store, run
 from localsage.views.console import err_console
 from localsage.views.executions import finish_execution, show_executions
@@ -51,6 +53,7 @@ def local_run(
     """
     check_variant(variant)
     target = targets.local(root, say)
+    target.warm_up(RUN_CLIENTS)
     if definition_file:
         definition = _load_file(definition_file)
         name = check_pipeline_name(pipeline_name or name_from_file(definition_file))
@@ -63,7 +66,9 @@ def local_run(
         ensure_model_package_group(target, variant)
     check(definition)
     parameters = definition.resolve_parameters(params or {})
-    chosen_backend = choose(backend, say=say)
+    state_dir = local_dir(target.root)
+    lifetime = for_project(target.root, say).process()
+    chosen_backend = choose(backend, say=say, state_dir=state_dir, lifetime=lifetime)
     say(f"local-run: {chosen_backend.describe()}")
     execution = register_execution(target, name, definition)
     with stopped_by_signals(), Progress(err_console, quiet=quiet) as progress:
@@ -73,7 +78,7 @@ def local_run(
             target,
             chosen_backend,
             execution=execution,
-            state_dir=local_dir(target.root),
+            state_dir=state_dir,
             use_cache=use_cache,
             observer=progress,
             say=say,

@@ -16,6 +16,8 @@ import sys
 import threading
 import time
 
+import psutil
+
 from localsage.adapters import targets
 from localsage.errors import UserError
 from localsage.facts.config import local_dir
@@ -44,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     _watch_the_emulator(os.getppid())
     target = targets.local(say=say)
     state_dir = local_dir(target.root)
-    backend = choose(None, say=say)
+    emulator = psutil.Process(os.getppid())
+    backend = choose(None, say=say, state_dir=state_dir, lifetime=(emulator.pid, emulator.create_time()))
     try:
         if arguments.mode == "job":
             kind, name = arguments.names

@@ -18,6 +18,8 @@ def alive(pid: int | None, started: float | None) -> psutil.Process | None:
         return None
     try:
         process = psutil.Process(pid)
-        return process if abs(process.create_time() - (started or 0)) <= 0.5 else None
+        same = abs(process.create_time() - (started or 0)) <= 0.5
+        # A zombie has ended; only its parent has not collected its exit status yet.
+        return process if same and process.status() != psutil.STATUS_ZOMBIE else None
     except psutil.Error:
         return None

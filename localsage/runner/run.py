@@ -18,6 +18,10 @@ from localsage.runner.orchestrator import Execution, Observer, Orchestrator, Run
 from localsage.runner.records import ExecutionRecord, ExecutionStore
 from localsage.runner.steps.base import ExecutionStopped
 
+# The clients a run's steps use (jobs: S3 and CloudWatch Logs; registration: SageMaker and the local events'
+# SNS and SQS), created while the first step runs instead of when a later one needs them.
+CLIENTS = ("s3", "logs", "sagemaker", "sns", "sqs")
+
 
 def run(
     definition: PipelineDefinition,
@@ -39,6 +43,7 @@ def run(
     started, or a retry of a failed one): its succeeded steps are kept.
     """
     check(definition)
+    target.warm_up(CLIENTS)
     store = execution_store(state_dir)
     record = record or new_record(store, definition, parameters, execution)
     record.backend = backend.name

@@ -3,9 +3,11 @@ run against the session's emulator, recorded there and locally."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -260,3 +262,48 @@ def test_a_definition_file_runs_as_its_own_pipeline(two_runs, local_target, proj
     assert named.pipeline_name == "hello-world"
     with pytest.raises(UserError, match="--pipeline-name 'not valid!'"):
         run(project, definition_file=path, pipeline_name="not valid!")
+
+
+def outputs(record, state_dir: Path) -> dict[str, bytes]:
+    """What the steps wrote (Preprocess's splits, Train's model folder, Evaluate's report and KPI row), by path
+    (the execution id and the day in a path spelled as placeholders)."""
+    steps = state_dir / "runner" / "executions" / record.execution_id / "steps"
+    written = {}
+    for folder in ("Preprocess/opt_ml/processing", "Train/opt_ml/model", "Evaluate/opt_ml/processing"):
+        for path in sorted((steps / folder).rglob("*")):
+            name = path.relative_to(steps).as_posix()
+            if path.is_file() and "/input/" not in name and not name.startswith("Evaluate/opt_ml/processing/model/"):
+                name = re.sub(r"dt=\d{4}-\d{2}-\d{2}", "dt={day}", name.replace(record.execution_id, "{id}"))
+                written[name] = path.read_bytes()
+    return written
+
+
+def kpi_rows(content: bytes) -> list[dict[str, str]]:
+    """The KPI row with the two values that name its run (its execution and the moment it was written) masked."""
+    rows = list(csv.DictReader(io.StringIO(content.decode())))
+    return [{**row, "execution_id": "{id}", "run_ts": "{time}"} for row in rows]
+
+
+def test_warm_and_fresh_interpreters_write_byte_identical_outputs(project, monkeypatch, state_dir):
+    """The project's pipeline with every step run, in each mode: every output byte-identical, but for the KPI
+    row's execution id and timestamp."""
+    written = {}
+    for isolation, backend in (("fresh", "process"), ("auto", "process (warm)")):
+        monkeypatch.setenv("LOCALSAGE_ISOLATION", isolation)
+        record = run(project, use_cache=False)
+        assert (record.status, record.backend) == ("Succeeded", backend), record.failure
+        written[isolation] = outputs(record, state_dir)
+    fresh, warm = written["fresh"], written["auto"]
+    assert set(warm) == set(fresh)
+    expected = {
+        "Preprocess/opt_ml/processing/train/train.csv",
+        "Train/opt_ml/model/model.joblib",
+        "Evaluate/opt_ml/processing/evaluation/evaluation.json",
+        "Evaluate/opt_ml/processing/kpi/dt={day}/{id}.csv",
+    }
+    assert expected <= set(fresh), sorted(fresh)
+    for name, content in fresh.items():
+        if name.endswith("/{id}.csv"):
+            assert kpi_rows(warm[name]) == kpi_rows(content)
+        else:
+            assert warm[name] == content, f"{name} differs between warm and fresh interpreters"

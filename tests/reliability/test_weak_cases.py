@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import REPO
+from emulators_support import private_emulator
 
-from localsage.adapters.emulators.moto import MotoEmulator
 from localsage.commands import registry as registry_commands
 from localsage.errors import UserError
 from localsage.facts import cdk_context, config
@@ -25,16 +25,9 @@ FIXTURE_KPIS = REPO / "tests" / "kpi" / "data" / "kpis"
 INVOKE = str(Path(sys.executable).with_name("invoke"))
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def emulator(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOCALSAGE_STATE_DIR", str(tmp_path / "state"))
-    created = MotoEmulator(tmp_path, config.EmulatorSettings(port=free_port()), say=lambda message: None)
+    created = private_emulator(tmp_path, monkeypatch)
     yield created
     created.down()
 

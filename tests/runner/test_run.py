@@ -1,5 +1,6 @@
 """The runner's entry point end to end: hand-written definitions run by `run()` on the session's emulator, with
-the process backend (a private /opt/ml per step where the machine allows it)."""
+the process backend in both modes, fresh and warm interpreters (a private /opt/ml per step where the machine
+allows it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import tarfile
 import pytest
 from definitions_support import IMAGE, ROLE, hand_written, processing_step, read, upload
 
-from localsage.runner.backends.process import ProcessBackend, isolation_command
+from localsage.runner.backends.process import ProcessBackend, isolation_command, tools_folder
 from localsage.runner.definition import DefinitionError, load
 from localsage.runner.orchestrator import Execution
 from localsage.runner.run import execution_store, run
@@ -21,7 +22,7 @@ needs_mount_namespace = pytest.mark.skipif(
 )
 
 
-def execute(target, definition: dict, state_dir, use_cache: bool = False, parameters: dict | None = None):
+def execute(target, definition: dict, state_dir, backend, use_cache: bool = False, parameters: dict | None = None):
     loaded = load(definition)
     execution_id = secrets.token_hex(6)
     execution = Execution(
@@ -34,7 +35,7 @@ def execute(target, definition: dict, state_dir, use_cache: bool = False, parame
         loaded,
         loaded.resolve_parameters(parameters or {}),
         target,
-        ProcessBackend(say=lambda message: None),
+        backend,
         execution=execution,
         state_dir=state_dir,
         use_cache=use_cache,
@@ -42,24 +43,29 @@ def execute(target, definition: dict, state_dir, use_cache: bool = False, parame
     )
 
 
-def test_a_v2_framework_estimator_definition_runs(local_target, tmp_path):
+V2_SCRIPT = (
+    b"import argparse, io, json, os, pathlib, sys\n"
+    b"import numpy as np, pandas as pd\n"
+    b"parser = argparse.ArgumentParser(); parser.add_argument('--epochs', type=int)\n"
+    b"args = parser.parse_args()\n"
+    b"frame = pd.read_csv(pathlib.Path(os.environ['SM_CHANNEL_TRAIN']) / 'data.csv')\n"
+    b"model = pathlib.Path(os.environ['SM_MODEL_DIR'])\n"
+    b"(model / 'model.json').write_text(json.dumps("
+    b"{'epochs': args.epochs, 'rows': len(frame), 'hps': json.loads(os.environ['SM_HPS'])}))\n"
+    b"np.save(model / 'weights.npy', frame.to_numpy().astype('float64').cumsum(axis=0) * args.epochs)\n"
+)
+
+
+def v2_definition(target, prefix: str) -> dict:
     """Training with sagemaker_program/sagemaker_submit_directory, as SDK v2 framework estimators write it."""
-    script = (
-        b"import argparse, json, os, pathlib\n"
-        b"parser = argparse.ArgumentParser(); parser.add_argument('--epochs', type=int)\n"
-        b"args = parser.parse_args()\n"
-        b"rows = (pathlib.Path(os.environ['SM_CHANNEL_TRAIN']) / 'data.csv').read_text().splitlines()\n"
-        b"pathlib.Path(os.environ['SM_MODEL_DIR'], 'model.json').write_text(json.dumps("
-        b"{'epochs': args.epochs, 'rows': len(rows), 'hps': json.loads(os.environ['SM_HPS'])}))\n"
-    )
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         info = tarfile.TarInfo("fit.py")
-        info.size = len(script)
-        tar.addfile(info, io.BytesIO(script))
-    source = upload(local_target, "tests/v2/sourcedir.tar.gz", archive.getvalue())
-    data = upload(local_target, "tests/v2/train/data.csv", b"a,b\n1,2\n3,4\n")
-    definition = hand_written(
+        info.size = len(V2_SCRIPT)
+        tar.addfile(info, io.BytesIO(V2_SCRIPT))
+    source = upload(target, f"{prefix}/sourcedir.tar.gz", archive.getvalue())
+    data = upload(target, f"{prefix}/train/data.csv", b"a,b\n1,2\n3,4\n")
+    return hand_written(
         [
             {
                 "Name": "FitV2",
@@ -77,7 +83,7 @@ def test_a_v2_framework_estimator_definition_runs(local_target, tmp_path):
                             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": data.rsplit("/", 1)[0]}},
                         }
                     ],
-                    "OutputDataConfig": {"S3OutputPath": f"s3://{local_target.bucket}/tests/v2/output"},
+                    "OutputDataConfig": {"S3OutputPath": f"s3://{target.bucket}/{prefix}/output"},
                     "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
                     "RoleArn": ROLE,
                     "StoppingCondition": {"MaxRuntimeInSeconds": 60},
@@ -85,14 +91,22 @@ def test_a_v2_framework_estimator_definition_runs(local_target, tmp_path):
             }
         ]
     )
-    record = execute(local_target, definition, tmp_path)
+
+
+def model_files(target, record) -> dict[str, bytes]:
+    model_uri = record.steps["FitV2"].properties["ModelArtifacts"]["S3ModelArtifacts"]
+    packed = read(target, model_uri.removeprefix(f"s3://{target.bucket}/"))
+    with tarfile.open(fileobj=io.BytesIO(packed)) as archive:
+        return {member.name: archive.extractfile(member).read() for member in archive.getmembers() if member.isfile()}
+
+
+def test_a_v2_framework_estimator_definition_runs(local_target, tmp_path, backend):
+    record = execute(local_target, v2_definition(local_target, "tests/v2"), tmp_path, backend)
     assert record.status == "Succeeded", record.failure
     model_uri = record.steps["FitV2"].properties["ModelArtifacts"]["S3ModelArtifacts"]
     assert model_uri.endswith(f"/tests/v2/output/pipelines-{record.execution_id}-FitV2/output/model.tar.gz")
-    packed = read(local_target, model_uri.removeprefix(f"s3://{local_target.bucket}/"))
-    with tarfile.open(fileobj=io.BytesIO(packed)) as archive:
-        model = json.loads(archive.extractfile("model.json").read())
-    assert model == {"epochs": 3, "rows": 3, "hps": {"epochs": "3"}}
+    model = json.loads(model_files(local_target, record)["model.json"])
+    assert model == {"epochs": 3, "rows": 2, "hps": {"epochs": "3"}}
     config = (
         tmp_path / "runner" / "executions" / record.execution_id / "steps" / "FitV2" / "opt_ml" / "input" / "config"
     )
@@ -100,8 +114,19 @@ def test_a_v2_framework_estimator_definition_runs(local_target, tmp_path):
     assert json.loads((config / "resourceconfig.json").read_text())["current_instance_type"] == "ml.m5.large"
 
 
+def test_warm_and_fresh_interpreters_give_byte_identical_v2_models(local_target, tmp_path, warm_backend):
+    fresh = ProcessBackend(lambda message: None, tools_folder(tmp_path))
+    outputs = {}
+    for mode, chosen in (("fresh", fresh), ("warm", warm_backend)):
+        record = execute(local_target, v2_definition(local_target, f"tests/v2-{mode}"), tmp_path / mode, chosen)
+        assert record.status == "Succeeded", record.failure
+        outputs[mode] = model_files(local_target, record)
+    assert set(outputs["fresh"]) == {"model.json", "weights.npy"}
+    assert outputs["warm"] == outputs["fresh"]
+
+
 @needs_mount_namespace
-def test_a_script_that_hard_codes_opt_ml_runs_unmodified(local_target, tmp_path):
+def test_a_script_that_hard_codes_opt_ml_runs_unmodified(local_target, tmp_path, backend):
     """The old template's style: no arguments, no environment, literal /opt/ml paths."""
     code = upload(
         local_target,
@@ -110,15 +135,14 @@ def test_a_script_that_hard_codes_opt_ml_runs_unmodified(local_target, tmp_path)
         b"pathlib.Path('/opt/ml/processing/out/where.txt').write_text(str(pathlib.Path('/opt/ml').resolve()))\n",
     )
     output = f"s3://{local_target.bucket}/tests/literal/out"
-    record = execute(
-        local_target, hand_written([processing_step("Literal", code, "literal.py", {"out": output})]), tmp_path
-    )
+    definition = hand_written([processing_step("Literal", code, "literal.py", {"out": output})])
+    record = execute(local_target, definition, tmp_path, backend)
     assert record.status == "Succeeded", record.failure
     assert read(local_target, "tests/literal/out/where.txt").decode() == "/opt/ml"
 
 
 @needs_mount_namespace
-def test_job_name_execution_variables_resolve_per_step(local_target, tmp_path):
+def test_job_name_execution_variables_resolve_per_step(local_target, tmp_path, backend):
     code = upload(
         local_target,
         "tests/job-name/code/job.py",
@@ -127,17 +151,19 @@ def test_job_name_execution_variables_resolve_per_step(local_target, tmp_path):
     output = f"s3://{local_target.bucket}/tests/job-name/out"
     definition = hand_written([processing_step("NameMe", code, "job.py", {"out": output})])
     definition["Steps"][0]["Arguments"]["Environment"] = {"JOB": {"Get": "Execution.ProcessingJobName"}}
-    record = execute(local_target, definition, tmp_path)
+    record = execute(local_target, definition, tmp_path, backend)
     assert record.status == "Succeeded", record.failure
     assert read(local_target, "tests/job-name/out/job.txt").decode() == f"pipelines-{record.execution_id}-NameMe"
 
 
-def test_a_failing_step_records_its_log_tail_and_nothing_downstream_runs(local_target, tmp_path):
+def test_a_failing_step_records_its_log_tail_and_nothing_downstream_runs(local_target, tmp_path, backend):
     failing = upload(local_target, "tests/failing/code/boom.py", b"raise SystemExit('boom: bad input file x.csv')\n")
     after = upload(local_target, "tests/failing/code/after.py", b"print('never')\n")
     downstream = processing_step("After", after, "after.py")
     downstream["DependsOn"] = ["Boom"]
-    record = execute(local_target, hand_written([processing_step("Boom", failing, "boom.py"), downstream]), tmp_path)
+    record = execute(
+        local_target, hand_written([processing_step("Boom", failing, "boom.py"), downstream]), tmp_path, backend
+    )
     assert record.status == "Failed"
     assert record.steps["Boom"].status == "Failed" and record.steps["After"].status == "NotRun"
     assert record.failure.startswith("step Boom: the container exited with code 1")
@@ -159,9 +185,9 @@ def test_a_failing_step_records_its_log_tail_and_nothing_downstream_runs(local_t
         ),
     ],
 )
-def test_unsupported_definitions_fail_before_any_step_runs(local_target, tmp_path, change, message):
+def test_unsupported_definitions_fail_before_any_step_runs(local_target, tmp_path, backend, change, message):
     definition = hand_written([processing_step("Only", "s3://nowhere/code.py", "code.py")])
     change(definition)
     with pytest.raises(DefinitionError, match=message):
-        execute(local_target, definition, tmp_path)
+        execute(local_target, definition, tmp_path, backend)
     assert execution_store(tmp_path).all() == []

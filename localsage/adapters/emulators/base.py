@@ -53,6 +53,10 @@ class Emulator(ABC):
     @abstractmethod
     def status(self) -> Status: ...
 
+    def process(self) -> tuple[int, float] | None:
+        """The emulator's PID and start time when this toolkit runs it (what its companions live as long as)."""
+        return None
+
     @abstractmethod
     def up(self) -> Status:
         """Make the emulator answer (start it, or check the one the user runs); idempotent."""

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 import psutil
 import requests
 
-from localsage.adapters import aws
+from localsage.adapters import aws, companions
 from localsage.adapters.emulators.base import Emulator, Status, loopback_http
 from localsage.errors import UserError
 from localsage.facts.config import LOCAL_ACCOUNT_ID
@@ -124,8 +124,14 @@ class MotoEmulator(Emulator):
             detail += f", {recorded} recorded requests replayed"
         return Status("running", detail, record, rss, record.endpoint)
 
+    def process(self) -> tuple[int, float] | None:
+        record = self._read_record()
+        return (record.pid, record.create_time) if record and self._own_process(record) else None
+
     def down(self) -> str:
-        """Stop our server (TERM, then KILL after a timeout); never touch a process we did not start."""
+        """Stop our server (TERM, then KILL after a timeout) and its companions; never touch a process we did not
+        start."""
+        companions.stop_all(self.folder.parent)
         record = self._read_record()
         if record is None:
             return "no emulator is running for this project; nothing to stop"

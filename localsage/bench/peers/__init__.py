@@ -2,8 +2,10 @@
 
 Configurations, alternated over the rounds after one warm-up round, all on a private copy of the project:
 - floor:       preprocess.py, train.py, evaluate.py as plain `python` processes (runner.BenchProject.floor);
-- ours cold:   `invoke local-run --no-cache --backend process`, emulator running, definition reused;
-- ours warm:   `invoke local-run --backend process`, every step with a cache config (Preprocess, Train) cached;
+- ours cold:   `invoke local-run --no-cache --backend process`, emulator running, definition reused, each step
+               forked from the warm interpreter (the default);
+- ours fresh:  the same with LOCALSAGE_ISOLATION=fresh: each step `python` a fresh interpreter;
+- ours cached: `invoke local-run --backend process`, every step with a cache config (Preprocess, Train) cached;
 - metaflow:    metaflow_flow.py, a local Metaflow run (local datastore and metadata);
 - kfp:         kfp_pipeline.py, KFP local execution with a SubprocessRunner (default: `pip install kfp` per step);
 - kfp no-pip:  the same components built with `install_kfp_package=False`.
@@ -28,7 +30,8 @@ DEFAULT_ROUNDS = 5
 FLOWS_DIR = Path(__file__).resolve().parent
 FLOOR = "floor"
 OURS_COLD = "ours cold"
-OURS_WARM = "ours warm"
+OURS_FRESH = "ours fresh"
+OURS_CACHED = "ours cached"
 METAFLOW = "metaflow"
 KFP = "kfp"
 KFP_NO_PIP = "kfp no-pip"
@@ -57,7 +60,12 @@ def run(
             say(f"bench: emulator started in {emulator.seconds:.2f} s; building the definition")
             bench.local_run("definition build", "--backend", "process")
             ours = OurRuns(bench)
-            configurations = {FLOOR: bench.floor, OURS_COLD: ours.cold, OURS_WARM: ours.warm}
+            configurations = {
+                FLOOR: bench.floor,
+                OURS_COLD: ours.cold,
+                OURS_FRESH: ours.fresh,
+                OURS_CACHED: ours.cached,
+            }
             if python:
                 peers = PeerRuns(bench, python, Path(scratch) / "peers")
                 configurations |= {METAFLOW: peers.metaflow, KFP: peers.kfp, KFP_NO_PIP: peers.kfp_without_pip}
@@ -66,15 +74,17 @@ def run(
                 for measure in configurations.values():
                     measure(0)
             results = harness.alternate(configurations, rounds, say)
+            warm_interpreter = bench.warm_interpreter()
         finally:
             bench.stop_emulator()
     report = summarise(results, emulator.seconds, warm_up_rounds, sample_rows)
+    report["warm_interpreter"] = warm_interpreter
     say(table(report))
     return report
 
 
 class OurRuns:
-    """local-run with the process backend (whatever `auto` would pick here), cold and fully cached."""
+    """local-run with the process backend: cold (warm interpreters, the default), fresh, and fully cached."""
 
     def __init__(self, bench: BenchProject):
         self.bench = bench
@@ -82,11 +92,14 @@ class OurRuns:
     def cold(self, round_number: int) -> harness.Measurement:
         return self.bench.local_run(OURS_COLD, "--no-cache", "--backend", "process")[0]
 
-    def warm(self, round_number: int) -> harness.Measurement:
-        measurement, summary = self.bench.local_run(OURS_WARM, "--backend", "process")
+    def fresh(self, round_number: int) -> harness.Measurement:
+        return self.bench.local_run(OURS_FRESH, "--no-cache", "--backend", "process", isolation="fresh")[0]
+
+    def cached(self, round_number: int) -> harness.Measurement:
+        measurement, summary = self.bench.local_run(OURS_CACHED, "--backend", "process")
         missed = [name for name in CACHED_STEPS if not summary["steps"][name]["cache_hit"]]
         if missed:
-            raise UserError(f"bench: {OURS_WARM} ran {', '.join(missed)} instead of taking it from the cache")
+            raise UserError(f"bench: {OURS_CACHED} ran {', '.join(missed)} instead of taking it from the cache")
         return measurement
 
 
@@ -94,8 +107,6 @@ class PeerRuns:
     """The peers' flows, run from the bench venv on the bench project's data, scripts and hyperparameters."""
 
     def __init__(self, bench: BenchProject, python: Path, scratch: Path):
-        from ml.pipeline import DEFAULT_RMSE_THRESHOLD, HYPERPARAMETERS
-
         self.bench = bench
         self.python = str(python)
         self.scratch = scratch
@@ -104,8 +115,8 @@ class PeerRuns:
             "--scripts-dir", str(project / layout.SCRIPTS_DIR),
             "--data", str(layout.sample_data_file(project)),
             "--kpi-schema", str(project / "infra" / "kpi" / "model_kpis.json"),
-            "--hyperparameters", json.dumps(HYPERPARAMETERS),
-            "--threshold", str(DEFAULT_RMSE_THRESHOLD),
+            "--hyperparameters", json.dumps(bench.train_hyperparameters()),
+            "--threshold", str(bench.definition_parameter("RmseThreshold")),
         ]  # fmt: skip
         self.metaflow_home = scratch / "metaflow"
         self.metaflow_home.mkdir(parents=True)
@@ -153,7 +164,7 @@ def summarise(
     for values in configurations.values():
         values["vs_floor"] = round(values["median_s"] / floor, 3)
         values["vs_ours_cold"] = round(values["median_s"] / ours, 3)
-    goals = {"ours_warm_speedup": round(ours / configurations[OURS_WARM]["median_s"], 2)}
+    goals = {"ours_cached_speedup": round(ours / configurations[OURS_CACHED]["median_s"], 2)}
     for peer in (METAFLOW, KFP):
         if peer in configurations:
             goals[f"ours_cold_vs_{peer}"] = round(ours / configurations[peer]["median_s"], 3)
@@ -184,10 +195,16 @@ def table(report: dict) -> str:
             f"{name:<14}{values['median_s']:>10.2f}{values['min_s']:>9.2f}{values['max_s']:>9.2f}"
             f"{values['peak_rss_mb']:>13.0f}{values['vs_floor']:>10.2f}{values['vs_ours_cold']:>14.2f}"
         )
+    warm = report.get("warm_interpreter")
+    if warm:
+        lines += [
+            "",
+            f"warm interpreter (outside every row's peak RSS): {warm['rss_mb']} MB, imports in {warm['start_s']} s",
+        ]
     goals = report["goals"]
-    lines += ["", f"ours warm is {goals['ours_warm_speedup']:.1f}x faster than ours cold (goal: 5x)"]
+    lines += ["", f"ours cached is {goals['ours_cached_speedup']:.1f}x faster than ours cold"]
     lines += [
-        f"ours cold / {name[len('ours_cold_vs_') :]} = {value:.2f} (goal: < 1.0)"
+        f"ours cold / {name[len('ours_cold_vs_') :]} = {value:.2f} (goal: <= 0.6)"
         for name, value in goals.items()
         if name.startswith("ours_cold_vs_")
     ]

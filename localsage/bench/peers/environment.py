@@ -47,7 +47,9 @@ def peer_python(root: Path, say: Callable[[str], None] = print) -> Path:
         return python
     say(f"bench: installing {', '.join(bench_peers(root))} into {venv} (first time: about half a minute)")
     uv = find_uv_bin()
-    _check([uv, "venv", "--quiet", "--clear", "--python", sys.executable, str(venv)], "creating the bench venv")
+    # --seed: KFP's default components run `python -m pip install kfp` in this venv before every step.
+    created = [uv, "venv", "--quiet", "--clear", "--seed", "--python", sys.executable, str(venv)]
+    _check(created, "creating the bench venv")
     _check([uv, "pip", "install", "--quiet", "--python", str(python), *wanted], "installing the peers")
     stamp.write_text("\n".join(wanted) + "\n", encoding="utf-8")
     return python

@@ -22,8 +22,9 @@ from functools import cache
 from pathlib import Path
 
 from localsage.runner.backends.base import ContainerSpec
+from localsage.runner.warm import namespace
 
-CONTAINER_ROOT = "/opt/ml"
+CONTAINER_ROOT = namespace.CONTAINER_ROOT
 _PYTHON = re.compile(r"^(/usr(/local)?/bin/)?python(3(\.\d+)?)?$")
 # Inside the namespace: make the mount point, bind the step folder over it, then become the command.
 _NAMESPACE_SCRIPT = 'mkdir -p /opt/ml && mount --bind "$0" /opt/ml && exec "$@"'
@@ -47,29 +48,70 @@ def isolation_command() -> tuple[str, ...] | None:
     return None
 
 
-class ProcessBackend:
-    name = "process"
+PIP_REFUSAL = (
+    "pip: a step cannot install packages here: the process backend runs steps in the project's own environment, "
+    "which a step must not change. Add the packages to pyproject.toml and ml/requirements.txt (the step image), "
+    "then run ./dev lock."
+)
 
-    def __init__(self, say=print):
+
+def tools_folder(state_dir: Path) -> Path:
+    """`pip` and `pip3` for the steps' PATH: SageMaker's training driver requires them to exist, and a step that
+    really calls them gets the reason it cannot."""
+    folder = state_dir / "runner" / "bin"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = f"#!/bin/sh\necho '{PIP_REFUSAL}' >&2\nexit 1\n"
+    for name in ("pip", "pip3"):
+        path = folder / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            path.chmod(0o755)
+    return folder
+
+
+def isolation_name() -> str:
+    """How step processes get their /opt/ml here: a mount namespace (with a user namespace when not root), or
+    rewritten paths."""
+    prefix = isolation_command()
+    if prefix is None:
+        return namespace.PATHS
+    return namespace.USER_AND_MOUNT if "--user" in prefix else namespace.MOUNT
+
+
+class ProcessBackend:
+    """Each `python` a step runs is a fresh interpreter (the project's own)."""
+
+    name = "process"
+    mode = "fresh interpreters"
+
+    def __init__(self, say=print, tools: Path | None = None):
         self.say = say
+        self.tools = tools
         self._warned_scripts: set[str] = set()
 
     def describe(self) -> str:
         prefix = isolation_command()
         if prefix:
-            return f"process backend, private /opt/ml per step ({' '.join(prefix[:3])})"
-        return "process backend, /opt/ml paths rewritten to step folders (no mount namespace here)"
+            return f"process backend, {self.mode}, private /opt/ml per step ({' '.join(prefix[:3])})"
+        return f"process backend, {self.mode}, /opt/ml paths rewritten to step folders (no mount namespace here)"
+
+    def interpreter(self, spec: ContainerSpec) -> tuple[str, dict[str, str]]:
+        """What `python` is in this step's command, and the variables that come with it."""
+        return sys.executable, {}
 
     def start(self, spec: ContainerSpec) -> _Process:
         spec.logs.mkdir(parents=True, exist_ok=True)
         prefix = isolation_command()
-        command = [sys.executable if _PYTHON.match(word) else word for word in spec.command]
+        python, variables = self.interpreter(spec)
+        command = [python if _PYTHON.match(word) else word for word in spec.command]
+        # Driver scripts call `python` and look for `pip`: the tools folder, then the project's interpreter.
+        path = [str(folder) for folder in (Path(python).parent, self.tools, Path(sys.executable).parent) if folder]
         environment = {
             **os.environ,
             **spec.environment,
+            **variables,
             "PYTHONUNBUFFERED": "1",
-            # Driver scripts call `python`: make that the project's interpreter.
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            "PATH": os.pathsep.join([*dict.fromkeys(path), os.environ.get("PATH", "")]),
         }
         if prefix:
             full_command = [*prefix, "sh", "-c", _NAMESPACE_SCRIPT, str(spec.opt_ml), *command]

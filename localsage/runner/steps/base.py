@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import ClassVar
 
+from localsage.adapters import aws
 from localsage.errors import UserError
 from localsage.runner.backends.base import Backend, ContainerSpec, RunningContainer
 from localsage.runner.definition import Step
@@ -161,9 +162,7 @@ class StepType:
 @cache
 def _response_members(operation: str) -> frozenset[str]:
     """The members of a SageMaker operation's response, from botocore's service model."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
+    model = aws.service_model("sagemaker")
     return frozenset(model.operation_model(operation).output_shape.members)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
 
@@ -58,8 +59,15 @@ class ContainerJob(StepType):
         started = time.time()
         try:
             s3 = context.client("s3")
-            for uri, destination, what in self.inputs(arguments, context):
-                s3io.download(s3, uri, destination, f"{context.step.where}{what}")
+            inputs = list(self.inputs(arguments, context))
+            # The channels arrive together, as a job's inputs do (each one's files in parallel too).
+            with ThreadPoolExecutor(max(len(inputs), 1)) as pool:
+                copies = [
+                    pool.submit(s3io.download, s3, uri, destination, f"{context.step.where}{what}")
+                    for uri, destination, what in inputs
+                ]
+                for copy in copies:
+                    copy.result()
             self.prepare(arguments, context)
             context.run_container(self.container(arguments, context))
             self.upload_outputs(arguments, context)

@@ -13,23 +13,16 @@ import time
 import boto3
 import psutil
 import pytest
+from emulators_support import private_emulator
 
 from localsage.adapters.emulators.moto import MotoEmulator
-from localsage.facts.config import EmulatorSettings
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
 def emulator(tmp_path, monkeypatch):
     """A private emulator in a temp state folder, stopped (by PID) after the test whatever happened."""
-    monkeypatch.setenv("LOCALSAGE_STATE_DIR", str(tmp_path / ".local"))
     messages: list[str] = []
-    created = MotoEmulator(tmp_path, EmulatorSettings(port=free_port()), say=messages.append)
+    created = private_emulator(tmp_path, monkeypatch, messages.append)
     created.messages = messages
     yield created
     created.down()

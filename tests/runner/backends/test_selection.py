@@ -34,3 +34,15 @@ def test_docker_without_an_engine_says_what_to_do_and_auto_picks_processes(no_en
 def test_the_environment_default_applies(no_engine, monkeypatch):
     monkeypatch.setenv("LOCALSAGE_BACKEND", "process")
     assert choose(None).name == "process"
+
+
+def test_the_process_backend_forks_from_a_warm_interpreter_unless_told_fresh(no_engine, monkeypatch, tmp_path):
+    monkeypatch.delenv("LOCALSAGE_ISOLATION", raising=False)
+    warm = choose("process", state_dir=tmp_path)
+    assert warm.name == "process (warm)"
+    assert "warm interpreters" in warm.describe()
+    monkeypatch.setenv("LOCALSAGE_ISOLATION", "fresh")
+    fresh = choose("process", state_dir=tmp_path)
+    assert fresh.name == "process"
+    assert "fresh interpreters" in fresh.describe()
+    assert (tmp_path / "runner" / "bin" / "pip3").is_file(), "the training driver looks for pip"

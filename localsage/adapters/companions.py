@@ -1,0 +1,51 @@
+"""Processes that live as long as the emulator (the warm interpreter): recorded by PID and start time, stopped
+with it by that PID, never by name.
+
+A companion writes `<state>/companions/<name>.json` once it runs; `./dev emulator.down` stops every recorded
+one that is still the same process (a PID reused by another program is left alone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import psutil
+
+from localsage.facts.state_files import write_atomically
+
+FOLDER = "companions"
+STOP_GRACE_S = 5.0
+
+
+def record(state_dir: Path, name: str, pid: int, started: float) -> None:
+    write_atomically(state_dir / FOLDER / f"{name}.json", json.dumps({"pid": pid, "started": started}))
+
+
+def stop(state_dir: Path, name: str) -> bool:
+    """Stop the companion `name` if it still runs; True when a process was stopped."""
+    path = state_dir / FOLDER / f"{name}.json"
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    stopped = False
+    with contextlib.suppress(psutil.Error):
+        process = psutil.Process(recorded["pid"])
+        if abs(process.create_time() - recorded["started"]) <= 0.5:
+            process.terminate()
+            try:
+                process.wait(STOP_GRACE_S)
+            except psutil.TimeoutExpired:
+                process.kill()
+            stopped = True
+    path.unlink(missing_ok=True)
+    return stopped
+
+
+def stop_all(state_dir: Path) -> list[str]:
+    """Stop every recorded companion; the names of those that were running."""
+    folder = state_dir / FOLDER
+    names = sorted(path.stem for path in folder.glob("*.json")) if folder.is_dir() else []
+    return [name for name in names if stop(state_dir, name)]

@@ -1,0 +1,2 @@
+"""The warm interpreter: one process that imports the steps' libraries once and forks every step `python`
+(docs/architecture.md, "Warm interpreters")."""

@@ -1,0 +1,79 @@
+"""`python` inside a step, in warm mode: ask the warm interpreter to fork the program, or become a fresh one.
+
+The step's PATH starts with a folder whose `python`, `python3` and `python3.X` run this file as
+`<interpreter> -I -S launcher.py ARGS` (milliseconds: no site-packages). `python [-u|-B] script.py ARGS` is
+sent to the warm interpreter with this process's environment, working folder and every open file
+descriptor; anything else (`-c`, `-m`, `--version`, no server) execs the real interpreter with the same
+arguments, which is what a fresh process would have done. The launcher stays as the program's stand-in: it
+forwards signals and exits as the program exits, so pipes, exit codes and `kill` behave as with one process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import protocol  # noqa: E402  (this file runs without site-packages: its sibling, by path)
+
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def main(arguments: list[str]) -> None:
+    key = os.environ.get(protocol.SOCKET_VARIABLE)
+    call = protocol.script_call(arguments)
+    if not key or call is None or not os.path.isfile(call.script):
+        _become_fresh(arguments)
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        connection.connect(protocol.address(key))
+        fds = _open_fds(exclude=connection.fileno())
+        if len(fds) > protocol.MAX_FDS:
+            raise OSError("more descriptors than one message carries")
+        request = {"argv": arguments, "cwd": os.getcwd(), "env": dict(os.environ), "fds": fds}
+        protocol.send(connection, request, fds)
+        answer = protocol.receive(connection)
+    except OSError:
+        answer = None
+    if not answer or "pid" not in answer:
+        connection.close()
+        _become_fresh(arguments)
+    # The child has our descriptors now: ours must close, or a reader of our stdout never sees its end.
+    for fd in fds:
+        os.close(fd)
+    for number in FORWARDED_SIGNALS:
+        signal.signal(number, lambda received, frame: protocol.send(connection, {"signal": received}))
+    while True:
+        message = protocol.receive(connection)
+        if message is None:
+            os._exit(1)
+        if "exit" in message:
+            os._exit(message["exit"])
+        if "signal" in message:
+            signal.signal(message["signal"], signal.SIG_DFL)
+            os.kill(os.getpid(), message["signal"])
+            os._exit(128 + message["signal"])
+
+
+def _open_fds(exclude: int) -> list[int]:
+    fds = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd == exclude:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue  # the listing's own descriptor, closed by now
+        fds.append(fd)
+    return sorted(fds)
+
+
+def _become_fresh(arguments: list[str]) -> None:
+    os.execv(sys.executable, [sys.executable, *arguments])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

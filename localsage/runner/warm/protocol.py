@@ -1,0 +1,113 @@
+"""What the warm interpreter's launcher and server say to each other, and when a step must not use it.
+
+Standard library only: the launcher runs with `python -I -S` (no site-packages) and imports this file from
+its own folder. One message per datagram of a SOCK_SEQPACKET Unix socket, JSON encoded; the first message of
+a connection carries the launcher's file descriptors.
+
+Launcher → server: {"argv": [...], "cwd": ..., "env": {...}} with every open fd, then {"signal": n} as
+signals arrive. Server → launcher: {"pid": n} once the child runs, or {"fresh": reason} (the launcher then
+becomes a fresh interpreter), then {"exit": code} or {"signal": n} when the child ends.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+# Linux's abstract namespace: no file to clean up, no path-length limit; the server checks the peer's uid.
+ADDRESS_PREFIX = "\0localsage-warm-"
+MESSAGE_BYTES = 1 << 20
+MAX_FDS = 250
+# Variables a step's processes get from the runner for the warm interpreter (never compared, never leaked).
+SOCKET_VARIABLE = "LOCALSAGE_WARM_SOCKET"
+OPT_ML_VARIABLE = "LOCALSAGE_WARM_OPT_ML"
+ISOLATION_VARIABLE = "LOCALSAGE_WARM_ISOLATION"
+SHIM_VARIABLE = "LOCALSAGE_WARM_SHIM"
+OWN_VARIABLES = frozenset({SOCKET_VARIABLE, OPT_ML_VARIABLE, ISOLATION_VARIABLE, SHIM_VARIABLE})
+# Read by the interpreter or by compiled libraries when they are imported (thread pools, allocators, locale,
+# hashing, import paths): a value other than the warm interpreter's means the step needs its own interpreter.
+IMPORT_TIME_PREFIXES = (
+    "PYTHON", "OMP_", "MKL_", "OPENBLAS_", "GOTO", "BLIS_", "VECLIB_", "NUMEXPR_", "KMP_", "NUMBA_",
+    "SKLEARN_", "JOBLIB_", "LOKY_", "LANG", "LC_", "LD_", "MALLOC_", "CUDA_", "TF_", "TORCH",
+)  # fmt: skip
+# The SageMaker container contract: set per job, read by the step code when it runs, never at import.
+CONTRACT_PREFIXES = ("SM_", "SAGEMAKER_", "TRAINING_JOB_", "PROCESSING_JOB_", "AWS_", "PATH")
+
+
+# Interpreter options a warm child honours (unbuffered output, no bytecode files); others run fresh.
+ACCEPTED_FLAGS = frozenset({"-u", "-B"})
+
+
+class ScriptCall(NamedTuple):
+    flags: list[str]
+    script: str
+    arguments: list[str]
+
+
+def script_call(argv: list[str]) -> ScriptCall | None:
+    """`python [-u] [-B] script ARGS` split into its parts; None for any other way to call python."""
+    for index, argument in enumerate(argv):
+        if argument in ACCEPTED_FLAGS:
+            continue
+        if argument.startswith("-"):
+            return None
+        return ScriptCall(argv[:index], argument, argv[index + 1 :])
+    return None
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    """What a ready server writes for the runners: who it is and what it was imported under."""
+
+    pid: int
+    started: float  # the process's start time: with the PID, it names this process and no later one
+    key: str
+    ready_s: float
+    environment: dict[str, str]  # its import-time variables (import_time_environment)
+
+
+def import_time_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in environment.items() if name.startswith(IMPORT_TIME_PREFIXES)}
+
+
+def address(key: str) -> str:
+    return f"{ADDRESS_PREFIX}{key}"
+
+
+def send(connection: socket.socket, message: dict, fds: list[int] | None = None) -> None:
+    payload = json.dumps(message).encode()
+    if fds:
+        socket.send_fds(connection, [payload], fds)
+    else:
+        connection.send(payload)
+
+
+def receive(connection: socket.socket) -> dict | None:
+    """The next message, or None when the other side closed the connection."""
+    payload = connection.recv(MESSAGE_BYTES)
+    return json.loads(payload) if payload else None
+
+
+def receive_with_fds(connection: socket.socket) -> tuple[dict | None, list[int]]:
+    payload, fds, _, _ = socket.recv_fds(connection, MESSAGE_BYTES, MAX_FDS)
+    return (json.loads(payload) if payload else None), fds
+
+
+def fresh_reason(step: Mapping[str, str], warm: Mapping[str, str], declared: Mapping[str, str] = ()) -> str | None:
+    """Why a process with environment `step` cannot be forked from an interpreter whose import-time variables
+    were `warm`, or None when it can.
+
+    `declared`: the variables the job itself sets (its request's Environment, the SageMaker contract aside):
+    the warm interpreter may have read any of them under another value while importing.
+    """
+    step_values, warm_values = import_time_environment(step), import_time_environment(warm)
+    for name in sorted(set(step_values) | set(warm_values)):
+        if step_values.get(name) != warm_values.get(name):
+            return f"{name}={step_values.get(name, '(unset)')} differs from the warm interpreter's"
+    for name in sorted(dict(declared)):
+        if not name.startswith(CONTRACT_PREFIXES) and name not in OWN_VARIABLES:
+            return f"the job sets {name}, which a library may read when it is imported"
+    return None

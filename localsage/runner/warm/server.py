@@ -1,0 +1,385 @@
+"""The warm interpreter: imports the libraries step code uses, then forks one child per step `python` process.
+
+`python -m localsage.runner.warm.server --key K --record FILE [--preload a,b] [--watch PID:START]`
+
+The server never runs step code: it imports installed modules that the step scripts import (read from their
+source, `imports`), listens on an abstract Unix socket for the launcher, and forks. The child takes the
+launcher's descriptors, environment, working folder and arguments, makes the step's /opt/ml (`namespace`),
+reseeds the random generators a fresh interpreter would seed itself, and runs the script as `__main__`;
+then the interpreter ends as a fresh one would (atexit handlers, flushed output, its exit code).
+
+Single-threaded on purpose (fork copies only the calling thread). It ends when the emulator it serves is
+gone, after IDLE_SECONDS without work, or on SIGTERM (`./dev emulator.down` stops it by PID).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import gc
+import importlib
+import json
+import os
+import random
+import runpy
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+
+from localsage.facts.state_files import write_atomically
+from localsage.runner import processes
+from localsage.runner.warm import imports, interpreter_exit, namespace, protocol
+
+INTERRUPTED = 130
+IDLE_SECONDS = float(os.environ.get("LOCALSAGE_WARM_IDLE_S", "1800"))
+POLL_SECONDS = 1.0
+KILL_GRACE_SECONDS = 5.0
+
+
+@dataclass
+class Request:
+    """What a child runs: the launcher's call, as it made it."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    fds: list[int]  # as received here
+    numbers: list[int]  # the same descriptors' numbers in the launcher
+
+
+@dataclass
+class Child:
+    connection: socket.socket
+    pid: int
+    orphaned_at: float | None = None
+
+
+@dataclass
+class Server:
+    listener: socket.socket
+    watch: tuple[int, float] | None
+    environment: dict[str, str] = field(default_factory=lambda: protocol.import_time_environment(os.environ))
+    children: dict[int, Child] = field(default_factory=dict)
+    tried: set[str] = field(default_factory=set)
+    last_work: float = field(default_factory=time.monotonic)
+
+    def serve(self) -> Request:
+        """Answer launchers until a fork; returns only in the child, with what it must run."""
+        wakeup_read, wakeup_write = os.pipe()
+        os.set_blocking(wakeup_write, False)
+        signal.set_wakeup_fd(wakeup_write)
+        signal.signal(signal.SIGCHLD, lambda number, frame: None)
+        selector = selectors.DefaultSelector()
+        selector.register(self.listener, selectors.EVENT_READ, "listener")
+        selector.register(wakeup_read, selectors.EVENT_READ, "wakeup")
+        while True:
+            for key, _ in selector.select(POLL_SECONDS):
+                if key.data == "wakeup":
+                    os.read(wakeup_read, 4096)
+                elif key.data == "listener":
+                    request = self._accept(selector)
+                    if request is not None:
+                        for fd in (wakeup_read, wakeup_write):
+                            os.close(fd)
+                        selector.close()
+                        return request
+                else:
+                    self._from_launcher(key.data, selector)
+            self._reap(selector)
+            self._kill_orphans()
+            if self._should_end():
+                self._end()
+
+    def _accept(self, selector: selectors.BaseSelector) -> Request | None:
+        connection, _ = self.listener.accept()
+        credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        if struct.unpack("3i", credentials)[1] != os.getuid():
+            connection.close()
+            return None
+        message, fds = protocol.receive_with_fds(connection)
+        if message is None:
+            _close_all(fds)
+            connection.close()
+            return None
+        reason = protocol.fresh_reason(message["env"], self.environment)
+        if reason is not None:
+            _log(f"{message['argv']}: fresh ({reason})")
+            protocol.send(connection, {"fresh": reason})
+            _close_all(fds)
+            connection.close()
+            return None
+        imported = self._preload_for(message)
+        _log(f"{protocol.script_call(message['argv']).script}: forking ({imported})")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # What the server holds is never collected in a child: kept out of its collections (and pages unshared).
+        gc.freeze()
+        pid = os.fork()
+        if pid == 0:
+            self.listener.close()
+            for child in self.children.values():
+                child.connection.close()
+            connection.close()
+            signal.set_wakeup_fd(-1)
+            return Request(message["argv"], message["cwd"], message["env"], fds, message["fds"])
+        _close_all(fds)
+        self.children[pid] = Child(connection, pid)
+        selector.register(connection, selectors.EVENT_READ, pid)
+        protocol.send(connection, {"pid": pid})
+        self.last_work = time.monotonic()
+        return None
+
+    def _preload_for(self, message: dict) -> str:
+        """Import what the script imports and this server has not tried yet; says how long that took."""
+        call = protocol.script_call(message["argv"])
+        script = _host_path(call.script, message)
+        wanted = [name for name in imports.installed_modules(script) if name not in self.tried]
+        started = time.monotonic()
+        preload(wanted)
+        self.tried.update(wanted)
+        return f"{len(wanted)} new imports in {time.monotonic() - started:.2f} s" if wanted else "nothing new to import"
+
+    def _from_launcher(self, pid: int, selector: selectors.BaseSelector) -> None:
+        child = self.children.get(pid)
+        if child is None:
+            return
+        try:
+            message = protocol.receive(child.connection)
+        except OSError:
+            message = None
+        if message is None:
+            # The launcher is gone (killed): its program must not outlive it.
+            selector.unregister(child.connection)
+            _signal(pid, signal.SIGTERM)
+            child.orphaned_at = time.monotonic()
+        elif "signal" in message:
+            _signal(pid, message["signal"])
+
+    def _reap(self, selector: selectors.BaseSelector) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.children.pop(pid, None)
+            if child is None:
+                continue
+            outcome = {"exit": os.WEXITSTATUS(status)} if os.WIFEXITED(status) else {"signal": os.WTERMSIG(status)}
+            _log(f"child {pid} ended: {outcome}")
+            if child.orphaned_at is None:
+                selector.unregister(child.connection)
+                with contextlib.suppress(OSError):
+                    protocol.send(child.connection, outcome)
+            child.connection.close()
+            self.last_work = time.monotonic()
+
+    def _kill_orphans(self) -> None:
+        for child in self.children.values():
+            if child.orphaned_at is not None and time.monotonic() - child.orphaned_at > KILL_GRACE_SECONDS:
+                _signal(child.pid, signal.SIGKILL)
+
+    def _should_end(self) -> bool:
+        if self.watch is not None and not processes.alive(*self.watch):
+            return True
+        return not self.children and time.monotonic() - self.last_work > IDLE_SECONDS
+
+    def _end(self) -> None:
+        for child in self.children.values():
+            _signal(child.pid, signal.SIGKILL)
+        raise SystemExit(0)
+
+
+def preload(names: list[str]) -> None:
+    """Import each installed module; one that fails to import is left to the step, which will say why."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - any import error is the step's to report, not the server's
+            continue
+
+
+def run_child(request: Request) -> None:
+    """In the forked child: become the launcher's program and run it (see the module docstring)."""
+    _take_descriptors(request.fds, request.numbers)
+    os.setsid()
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGQUIT):
+        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    namespace.enter(
+        request.env.get(protocol.ISOLATION_VARIABLE, namespace.PATHS), request.env.get(protocol.OPT_ML_VARIABLE, "")
+    )
+    os.chdir(request.cwd)
+    os.environ.clear()
+    os.environ.update(request.env)
+    time.tzset()
+    _reseed()
+    call = protocol.script_call(request.argv)
+    unbuffered = "-u" in call.flags or bool(request.env.get("PYTHONUNBUFFERED"))
+    sys.dont_write_bytecode = "-B" in call.flags or bool(request.env.get("PYTHONDONTWRITEBYTECODE"))
+    _fresh_stdio(unbuffered)
+    script_folder = os.path.dirname(os.path.realpath(call.script))
+    for name in imports.local_names(Path(script_folder)):
+        for loaded in [module for module in sys.modules if module == name or module.startswith(f"{name}.")]:
+            del sys.modules[loaded]
+    sys.path[0] = script_folder
+    sys.argv = [call.script, *call.arguments]
+    sys.executable = request.env.get(protocol.SHIM_VARIABLE, sys.executable)
+    main_globals: dict = {}
+    try:
+        main_globals = runpy.run_path(call.script, run_name="__main__")
+        code = 0
+    except SystemExit as exit_request:
+        code = _exit_code(exit_request)
+    except BaseException as exc:  # noqa: BLE001 - whatever the script raised, reported as python reports it
+        _print_users_traceback(exc, call.script)
+        code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
+    _finish(code, main_globals)
+
+
+def _exit_code(exit_request: SystemExit) -> int:
+    """The status `sys.exit(value)` gives: None is 0, an int is itself, anything else is printed and is 1."""
+    if exit_request.code is None:
+        return 0
+    if isinstance(exit_request.code, int):
+        return exit_request.code & 0xFF
+    print(exit_request.code, file=sys.stderr)
+    return 1
+
+
+def _finish(code: int, main_globals: dict) -> None:
+    """End as a fresh interpreter ends, without tearing down the libraries shared with the server."""
+    if not interpreter_exit.available():
+        raise SystemExit(code)
+    interpreter_exit.run_shutdown_handlers()
+    main_globals.clear()  # the script's own objects: open files among them are closed (and flushed) now
+    gc.collect()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+    if code == INTERRUPTED:
+        # python ends an interrupted program by the signal itself, so its parent sees a Ctrl-C.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(code)
+
+
+def _take_descriptors(received: list[int], numbers: list[int]) -> None:
+    """Give the launcher's descriptors the numbers it had them under, and close every other one."""
+    above = max([*received, *numbers, 2]) + 1
+    parked = [fcntl.fcntl(fd, fcntl.F_DUPFD, above) for fd in received]
+    _close_all(received)
+    for source, number in zip(parked, numbers, strict=True):
+        os.dup2(source, number)
+    _close_all(parked)
+    _close_all([fd for fd in _open_fds() if fd not in numbers])
+
+
+def _open_fds() -> list[int]:
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            os.fstat(int(name))
+        except OSError:
+            continue
+        found.append(int(name))
+    return found
+
+
+def _reseed() -> None:
+    """A fresh interpreter seeds its generators from the OS; a fork copies the server's: seed anew."""
+    random.seed()
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
+        numpy_random.seed()
+
+
+def _fresh_stdio(unbuffered: bool) -> None:
+    """sys.stdin/stdout/stderr as a fresh interpreter sets them up for these descriptors."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            setattr(sys, name, None)
+            setattr(sys, f"__{name}__", None)
+            continue
+        if name != "stdin":
+            getattr(sys, name).reconfigure(line_buffering=name == "stderr" or os.isatty(fd), write_through=unbuffered)
+
+
+def _print_users_traceback(exc: BaseException, script: str) -> None:
+    """The traceback a fresh `python script.py` prints: from the script's own frames on."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    start = next((index for index, frame in enumerate(frames) if frame.filename == script), 0)
+    tb = exc.__traceback__
+    for _ in range(start):
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb)
+
+
+def _host_path(path: str, message: dict) -> Path:
+    """The script as this server sees it: /opt/ml/... is the step folder on the host."""
+    opt_ml = message["env"].get(protocol.OPT_ML_VARIABLE)
+    absolute = os.path.join(message["cwd"], path)
+    if opt_ml and (absolute == namespace.CONTAINER_ROOT or absolute.startswith(f"{namespace.CONTAINER_ROOT}/")):
+        return Path(opt_ml + absolute[len(namespace.CONTAINER_ROOT) :])
+    return Path(absolute)
+
+
+def _log(message: str) -> None:
+    print(f"{datetime.now().strftime('%H:%M:%S.%f')[:-3]} {message}", flush=True)
+
+
+def _signal(pid: int, number: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, number)
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def main(argv: list[str] | None = None) -> Request:
+    parser = argparse.ArgumentParser(prog="python -m localsage.runner.warm.server")
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--record", required=True, type=Path)
+    parser.add_argument("--preload", default="")
+    parser.add_argument("--watch", default="")
+    arguments = parser.parse_args(argv)
+    # Only installed modules are ever imported here: nothing from the folder the server was started in.
+    sys.path[:] = [entry for entry in sys.path if entry not in ("", os.getcwd())]
+    started = time.monotonic()
+    preload([name for name in arguments.preload.split(",") if name])
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(protocol.address(arguments.key))
+    listener.listen(64)
+    watch = None
+    if arguments.watch:
+        pid, start = arguments.watch.split(":")
+        watch = (int(pid), float(start))
+    server = Server(listener, watch)
+    environment = protocol.import_time_environment(os.environ)
+    created = psutil.Process().create_time()
+    ready = round(time.monotonic() - started, 3)
+    record = protocol.ServerRecord(os.getpid(), created, arguments.key, ready, environment)
+    write_atomically(arguments.record, json.dumps(asdict(record)))
+    signal.signal(signal.SIGTERM, lambda number, frame: server._end())
+    return server.serve()
+
+
+if __name__ == "__main__":
+    run_child(main())
