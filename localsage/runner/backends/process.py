@@ -161,14 +161,15 @@ class _Process:
         """Stop the step's own process group (it was started in a new session), TERM then KILL."""
         if self.child.poll() is not None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.child.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.child.wait(5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        # The KILL goes to the group even when its leader ended on TERM: a member that ignores TERM
+        # would otherwise outlive the step. POSIX keeps the group's ID from reuse while a member lives.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.child.pid, signal.SIGKILL)
+        self.child.wait()
 
 
 def _rewrite(text: str, opt_ml: Path) -> str:
