@@ -13,6 +13,7 @@ from localsage.errors import UserError
 from localsage.facts import config as project_config
 from localsage.facts import kpi_schema
 from localsage.kpi import queries as kpi_queries
+from localsage.kpi.athena import Explainer
 
 
 @dataclass
@@ -69,13 +70,19 @@ def _checked_files(folder: Path, schema: kpi_schema.KpiSchema, hint: str) -> lis
 
 
 def run_suite(
-    root: Path, data: KpiData, extra_sql: Sequence[Path] = (), only: str | None = None, output: Path | None = None
+    root: Path,
+    data: KpiData,
+    extra_sql: Sequence[Path] = (),
+    only: str | None = None,
+    output: Path | None = None,
+    athena: Explainer | None = None,
 ) -> list[QueryOutcome]:
     """Check and run every project query and each extra SQL file against the KPI files.
 
     With no KPI files (kpi-check --allow-empty) each query still runs, on an empty table, so portability,
     columns and DuckDB execution are checked; only the sidecars' minimum row counts are not.
     `only`: run just the query of that name. `output`: write each result in full to CSV (see `export_paths`).
+    `athena`: also ask Athena to EXPLAIN each query (kpi-check --aws).
     """
     from localsage.kpi import engine, portability
 
@@ -95,6 +102,8 @@ def run_suite(
             if outcome.ok:
                 outcome.duckdb_sql = engine.to_duckdb(checked.statement)
                 _execute(connection, checked.statement, query, outcome, bool(data.files), exports.get(query.name))
+            if athena is not None:
+                outcome.problems.extend(athena.problems(query.sql))
             outcomes.append(outcome)
     finally:
         connection.close()
@@ -163,10 +172,12 @@ def check(
     allow_empty: bool = False,
     only: str | None = None,
     output: Path | None = None,
+    athena: Explainer | None = None,
 ) -> list[QueryOutcome]:
     """The whole kpi-check: fetch and check the data, then check and run each query.
 
     `allow_empty`: no KPI files yet (a new account, before the pipeline ever ran) is a note, not a failure.
+    With `use_aws` Athena also parses each query (EXPLAIN in the project's workgroup), through `athena` if given.
     """
     from localsage.kpi.files import NoKpiFiles
 
@@ -178,7 +189,19 @@ def check(
         say(f"{missing}; --allow-empty: the queries run on an empty table (row counts not checked)")
         data = KpiData(Path(), [], "nowhere yet")
     say(f"{len(data.files)} KPI files from {data.source}")
-    return run_suite(root, data, [Path(path) for path in sql_files], only, output)
+    if use_aws and athena is None:
+        athena = aws_explainer(root)
+    if athena is not None:
+        say(f"Athena: EXPLAIN of each query in workgroup {athena.workgroup} (no data scanned)")
+    return run_suite(root, data, [Path(path) for path in sql_files], only, output, athena)
+
+
+def aws_explainer(root: Path) -> Explainer:
+    """Athena in the account of your credentials, in the project's Glue database and workgroup."""
+    from localsage.adapters import targets
+
+    config = project_config.load(root)
+    return Explainer(targets.real_aws(root).client("athena"), config.glue_database, config.athena_workgroup)
 
 
 def failure_lines(outcomes: list[QueryOutcome], root: Path) -> list[str]:
