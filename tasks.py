@@ -159,11 +159,14 @@ _VERSION_HELP = "Version number or model package ARN (default: the newest Pendin
         "local": "Upsert into the embedded emulator (the default).",
         "aws": "Upsert into real AWS with your credentials (checks the execution role first).",
         "role-arn": "Role SageMaker Pipelines runs the pipeline as (default: the project's execution role).",
+        "dry-run": "Build and check everything, print the exact Create/UpdatePipeline request, change nothing.",
     }
 )
-def upsert(c, variant="experimental", local=False, aws=False, role_arn=None):
+def upsert(c, variant="experimental", local=False, aws=False, role_arn=None, dry_run=False):
     """Create or update the SageMaker pipeline from ml/pipeline.py (inline definition, project tags); print its ARN."""
-    console.run(pipeline_commands.upsert_task, variant=variant, use_aws=aws, role_arn=role_arn, local=local)
+    console.run(
+        pipeline_commands.upsert_task, variant=variant, use_aws=aws, role_arn=role_arn, local=local, dry_run=dry_run
+    )
 
 
 @task(
@@ -255,7 +258,7 @@ def lock(c, check=False):
     help={
         "sql": "An extra Athena SQL file to check and run like the project's queries (repeatable).",
         "source": "Read the KPI files from this folder (dt=<yyyy-MM-dd>/*.csv) instead of S3.",
-        "aws": "Fetch the KPI files from the real AWS bucket (your credentials) instead of the emulator.",
+        "aws": "Fetch the KPI files from the real AWS bucket (your credentials) and have Athena EXPLAIN each query.",
         "json": "Print the results as JSON.",
         "allow-empty": "No KPI files yet is not a failure: run the queries on an empty table (a new account).",
         "query": "Only the query of this name (a file name in infra/kpi/queries without .sql).",

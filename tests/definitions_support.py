@@ -7,6 +7,17 @@ from pathlib import Path
 
 IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/test-steps:latest"
 ROLE = "arn:aws:iam::000000000000:role/test"
+# Every member SageMaker requires (the runner refuses a request SageMaker would refuse).
+CLUSTER = {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}
+
+
+def s3_input(name: str, uri: str, local_path: str, **extra) -> dict:
+    fields = {"S3Uri": uri, "LocalPath": local_path, "S3DataType": "S3Prefix", "S3InputMode": "File", **extra}
+    return {"InputName": name, "S3Input": fields}
+
+
+def s3_output(name: str, uri: str, local_path: str) -> dict:
+    return {"OutputName": name, "S3Output": {"S3Uri": uri, "LocalPath": local_path, "S3UploadMode": "EndOfJob"}}
 
 
 def hand_written(steps: list[dict], parameters: list[dict] | None = None) -> dict:
@@ -28,23 +39,40 @@ def processing_step(name: str, code_uri: str, script: str, outputs: dict[str, st
         "Name": name,
         "Type": "Processing",
         "Arguments": {
-            "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1}},
+            "ProcessingResources": {"ClusterConfig": dict(CLUSTER)},
             "AppSpecification": {
                 "ImageUri": IMAGE,
                 "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{script}"],
             },
             "RoleArn": ROLE,
-            "ProcessingInputs": [
-                {"InputName": "code", "S3Input": {"S3Uri": code_uri, "LocalPath": "/opt/ml/processing/input/code"}}
-            ],
+            "ProcessingInputs": [s3_input("code", code_uri, "/opt/ml/processing/input/code")],
             "ProcessingOutputConfig": {
                 "Outputs": [
-                    {"OutputName": output, "S3Output": {"S3Uri": uri, "LocalPath": f"/opt/ml/processing/{output}"}}
-                    for output, uri in (outputs or {}).items()
+                    s3_output(output, uri, f"/opt/ml/processing/{output}") for output, uri in (outputs or {}).items()
                 ]
             },
         },
     }
+
+
+def training_step(
+    name: str, output_uri: str, channels: dict[str, str], hyperparameters: dict | None = None, **algorithm
+) -> dict:
+    """A Training step with every member SageMaker requires; `algorithm` adds to AlgorithmSpecification."""
+    arguments = {
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File", **algorithm},
+        "HyperParameters": hyperparameters or {},
+        "OutputDataConfig": {"S3OutputPath": output_uri},
+        "ResourceConfig": dict(CLUSTER),
+        "RoleArn": ROLE,
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    }
+    if channels:  # SageMaker takes no channels, or at least one
+        arguments["InputDataConfig"] = [
+            {"ChannelName": channel, "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri}}}
+            for channel, uri in channels.items()
+        ]
+    return {"Name": name, "Type": "Training", "Arguments": arguments}
 
 
 def write_definition(folder: Path, definition: dict, name: str = "definition.json") -> str:

@@ -22,9 +22,10 @@ from localsage.facts.config import check_variant, local_dir, project_root
 from localsage.operations.pipelines import upsert_pipeline
 from localsage.operations.registry import ensure_model_package_group
 from localsage.project.definitions import project_definition, upload_sample_data
+from localsage.runner import preflight
 from localsage.runner.backends.selection import choose
 from localsage.runner.definition import PipelineDefinition, load
-from localsage.runner.orchestrator import Execution, check
+from localsage.runner.orchestrator import Execution, check, check_requests
 from localsage.runner.records import ExecutionRecord, execution_arn, new_execution_id
 from localsage.runner.run import CLIENTS as RUN_CLIENTS
 from localsage.runner.run import execution_store, run
@@ -65,7 +66,9 @@ def local_run(
         upload_sample_data(target)
         ensure_model_package_group(target, variant)
     check(definition)
+    check_requests(definition)
     parameters = definition.resolve_parameters(params or {})
+    preflight.check(definition, parameters, target)
     state_dir = local_dir(target.root)
     lifetime = for_project(target.root, say).process()
     chosen_backend = choose(backend, say=say, state_dir=state_dir, lifetime=lifetime)

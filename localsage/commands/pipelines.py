@@ -14,19 +14,24 @@ from localsage.operations import pipelines
 from localsage.operations.registry import ensure_model_package_group
 from localsage.project.build import build
 from localsage.project.definitions import project_definition, upload_sample_data
+from localsage.runner import preflight
 from localsage.runner.definition import load
-from localsage.views.console import console, say
+from localsage.runner.orchestrator import check, check_requests
+from localsage.views.console import console, print_json, say
 from localsage.views.executions import finish_execution
 
 
 @dataclass(frozen=True)
 class Upserted:
-    """What `upsert` did: the pipeline's name and ARN, and where it lives (local or aws)."""
+    """What `upsert` did (or, dry, would do): the pipeline's name and ARN, where it lives (local or aws), and
+    the request it sent."""
 
     pipeline_name: str
     pipeline_arn: str
     where: str
     created: bool
+    call: pipelines.PipelineRequest
+    dry_run: bool = False
 
 
 def upsert(
@@ -36,33 +41,51 @@ def upsert(
     root: Path | None = None,
     say: Callable[[str], None] = print,
     local: bool = False,
+    dry_run: bool = False,
 ) -> Upserted:
     """Build ml/pipeline.py's definition for `variant` and create or update that pipeline on the target; locally
     also upload the sample data and create the model package group, so any SageMaker client can start it.
 
     `role_arn` is the role SageMaker Pipelines runs the pipeline as (default: the project's execution role);
     the jobs keep the roles written in the definition. In AWS the role is checked before anything else, and
-    the definition is built fresh against AWS with the step image the ML platform stack published.
+    the definition is built fresh against AWS with the step image the ML platform stack published. Every step's
+    request and the pipeline request itself are checked as SageMaker checks them. `dry_run`: the same reads and
+    checks, and the request is returned, but nothing is uploaded, created or sent.
     """
     check_variant(variant)
     target = targets.select(targets.aws_chosen(local, use_aws), root, say)
     role = role_arn or target.config.execution_role_arn(target.account)
-    if target.is_local:
+    if not target.is_local:
+        pipelines.check_role_exists(target, role)
+    if dry_run:
+        image = None if target.is_local else pipelines.deployed_step_image(target)
+        say("upsert: dry run: building the pipeline definition with the SageMaker SDK (nothing is uploaded)")
+        definition = build(target, variant, image_uri=image, dry_run=True).definition
+    elif target.is_local:
         definition = project_definition(target, variant, say)
         # What its first execution needs, as the stacks provide it in AWS: any client may start it now.
         upload_sample_data(target)
         ensure_model_package_group(target, variant)
     else:
-        pipelines.check_role_exists(target, role)
         say("upsert: building the pipeline definition with the SageMaker SDK")
         definition = build(target, variant, image_uri=pipelines.deployed_step_image(target)).definition
+    checked = load(definition)
+    check(checked)
+    check_requests(checked)
     name = target.config.pipeline_name(variant)
+    call = pipelines.upsert_request(target, name, definition, role)
+    if dry_run:
+        return Upserted(name, "", target.kind, call.operation == "CreatePipeline", call, dry_run=True)
     arn, created = pipelines.upsert_pipeline(target, name, definition, role)
-    return Upserted(name, arn, target.kind, created)
+    return Upserted(name, arn, target.kind, created, call)
 
 
 def upsert_task(**options) -> None:
     upserted = upsert(say=say, **options)
+    if upserted.dry_run:
+        say(f"upsert: dry run: would call {upserted.call.operation} on {upserted.pipeline_name} ({upserted.where}):")
+        print_json({"Operation": upserted.call.operation, "Request": upserted.call.request})
+        return
     say(f"upsert: {'created' if upserted.created else 'updated'} {upserted.pipeline_name} ({upserted.where})")
     console.print(upserted.pipeline_arn, markup=False)
 
@@ -78,7 +101,8 @@ def start(
     """Start an execution: in AWS through SageMaker (the upserted pipeline, its ARN); locally with the local
     runner (the finished execution record).
 
-    A `Name=Value` that is not a parameter of the pipeline, or has the wrong type, stops before anything runs.
+    A `Name=Value` that is not a parameter of the pipeline, or has the wrong type, stops before anything runs,
+    and so does an input or model package group that does not exist (pre-flight).
     """
     check_variant(variant)
     overrides = params or {}
@@ -86,7 +110,9 @@ def start(
         return local_run(variant, params=overrides, say=say, root=root)
     target = targets.real_aws(root)
     pipeline_name = target.config.pipeline_name(variant)
-    load(pipelines.deployed_definition(target, pipeline_name)).resolve_parameters(overrides)
+    definition = load(pipelines.deployed_definition(target, pipeline_name))
+    # In AWS a missing input fails its step minutes later (the sample data is only uploaded by local runs).
+    preflight.check(definition, definition.resolve_parameters(overrides), target)
     return pipelines.start_execution(target, pipeline_name, overrides)
 
 

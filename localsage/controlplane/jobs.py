@@ -7,6 +7,7 @@ through the same step type and backend, returning at once as SageMaker does.
 
 from __future__ import annotations
 
+from localsage.adapters import api_rules
 from localsage.controlplane.plane import Plane
 from localsage.controlplane.protocol import invalid, not_found, page
 from localsage.runner.jobs import JobRecord, JobStatus
@@ -44,6 +45,9 @@ SECONDARY = {
 def create(kind: str):
     def operation(plane: Plane, request: dict) -> dict:
         name = request[f"{kind}Name"]
+        refused = api_rules.violations("sagemaker", f"Create{kind}", request)
+        if refused:
+            raise invalid(api_rules.summary(refused))
         if plane.jobs.find(kind, name):
             raise invalid(f"{kind} {name} already exists: job names are unique")
         job = JobRecord(kind=kind, name=name, arn=plane.arn(f"{KINDS[kind]['arn']}/{name.lower()}"), request=request)

@@ -7,27 +7,48 @@ pipeline record in the emulator holds exactly the JSON that AWS receives.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from localsage.adapters import api_rules
 from localsage.errors import UserError
 
 STEP_IMAGE_OUTPUT = "StepImageUri"
 JSON_GET = "Std:JsonGet"
 
 
-def upsert_pipeline(target, pipeline_name: str, definition: dict, role_arn: str | None = None) -> tuple[str, bool]:
-    """Create the pipeline (inline definition, project tags) or update it in place: (its ARN, whether it was new)."""
-    sagemaker = target.client("sagemaker")
-    body = json.dumps(definition)
+@dataclass(frozen=True)
+class PipelineRequest:
+    """The call an upsert makes: CreatePipeline or UpdatePipeline, and its request exactly as sent."""
+
+    operation: str
+    request: dict
+
+
+def upsert_request(target, pipeline_name: str, definition: dict, role_arn: str | None = None) -> PipelineRequest:
+    """The CreatePipeline (inline definition, project tags) or UpdatePipeline request for the pipeline, refused
+    here when SageMaker would refuse it (the emulator takes any size and any name). It reads, never writes."""
     role = role_arn or target.config.execution_role_arn(target.account)
-    if pipeline_exists(sagemaker, pipeline_name):
-        updated = sagemaker.update_pipeline(PipelineName=pipeline_name, PipelineDefinition=body, RoleArn=role)
-        return updated["PipelineArn"], False
-    created = sagemaker.create_pipeline(
-        PipelineName=pipeline_name, PipelineDefinition=body, RoleArn=role, Tags=target.config.tag_list
-    )
-    return created["PipelineArn"], True
+    request = {"PipelineName": pipeline_name, "PipelineDefinition": json.dumps(definition), "RoleArn": role}
+    if pipeline_exists(target.client("sagemaker"), pipeline_name):
+        operation = "UpdatePipeline"
+    else:
+        operation = "CreatePipeline"
+        request["Tags"] = target.config.tag_list
+    found = api_rules.violations("sagemaker", operation, request)
+    if found:
+        raise UserError(f"{operation} {pipeline_name}: {api_rules.summary(found)}")
+    return PipelineRequest(operation, request)
+
+
+def upsert_pipeline(target, pipeline_name: str, definition: dict, role_arn: str | None = None) -> tuple[str, bool]:
+    """Create the pipeline or update it in place (see `upsert_request`): (its ARN, whether it was new)."""
+    call = upsert_request(target, pipeline_name, definition, role_arn)
+    sagemaker = target.client("sagemaker")
+    if call.operation == "UpdatePipeline":
+        return sagemaker.update_pipeline(**call.request)["PipelineArn"], False
+    return sagemaker.create_pipeline(**call.request)["PipelineArn"], True
 
 
 def pipeline_exists(sagemaker, pipeline_name: str) -> bool:

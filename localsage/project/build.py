@@ -54,15 +54,21 @@ def build_arguments(target, variant: str, session, image_uri: str | None = None)
     return arguments
 
 
-def build(target, variant: str, image_uri: str | None = None) -> BuiltDefinition:
-    """Build `variant` against `target` (uploads go to its artefact bucket); the parsed definition JSON."""
+def build(target, variant: str, image_uri: str | None = None, dry_run: bool = False) -> BuiltDefinition:
+    """Build `variant` against `target` (uploads go to its artefact bucket); the parsed definition JSON.
+
+    `dry_run`: upload and create nothing; the definition names what the uploads would be (`uploads`).
+    """
     check_variant(variant)
-    target.ensure_bucket()
+    if not dry_run:
+        target.ensure_bucket()
     with _environment(target.region), quiet_sdk(), sdk_internals.config_schema_checked_once():
         from localsage.project.sdk_session import ContentAddressedSession
 
         module = contract.load(target.root)
-        session = ContentAddressedSession(boto_session=target.session(), bucket=target.bucket, root=target.root)
+        session = ContentAddressedSession(
+            boto_session=target.session(), bucket=target.bucket, root=target.root, dry_run=dry_run
+        )
         pipeline = module.get_pipeline(**build_arguments(target, variant, session, image_uri))
         definition = json.loads(pipeline.definition())
     return BuiltDefinition(definition, session.uploads)

@@ -124,6 +124,11 @@ def parse_property_path(text: str, path: str = "") -> tuple[PathPart, ...]:
     return tuple(parts)
 
 
+def is_expression(value: object) -> bool:
+    """True for a `Get`, `Std:Join` or `Std:JsonGet` expression (its value is known only when the step runs)."""
+    return isinstance(value, dict) and any(key == GET or key.startswith("Std:") for key in value)
+
+
 def _unknown(value: object, path: str) -> DefinitionError:
     return DefinitionError(f"{path} uses unknown expression {json.dumps(value)}")
 

@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from localsage.adapters import s3io
+from localsage.adapters import api_rules, s3io
 from localsage.runner.backends.base import Backend
 from localsage.runner.cache import CacheEntry, StepCache, cache_key
 from localsage.runner.definition import PipelineDefinition, Step, property_file_locator, validate
-from localsage.runner.expressions import EXECUTION_VARIABLES, Context, EvaluationError, resolve
+from localsage.runner.expressions import EXECUTION_VARIABLES, Context, DefinitionError, EvaluationError, resolve
 from localsage.runner.jobs import JobStore
 from localsage.runner.records import ExecutionRecord, ExecutionStore, StepRecord
 from localsage.runner.statuses import ExecutionStatus, StepStatus
@@ -75,6 +75,22 @@ def check(definition: PipelineDefinition, types: Mapping[str, StepType] | None =
     validate(definition, {name: step_type.property_names() for name, step_type in types.items()})
     for step in definition.steps.values():
         types[step.type].check(step)
+
+
+def check_requests(definition: PipelineDefinition, types: Mapping[str, StepType] | None = None) -> None:
+    """Refuse, before anything runs, a step request SageMaker would refuse (its expressions left out).
+
+    The commands check this up front; an execution that a SageMaker client started is refused the way
+    SageMaker refuses it: its step fails with the same message when it would start.
+    """
+    types = types or step_types()
+    refused = [
+        line
+        for step in definition.steps.values()
+        for line in types[step.type].request_problems(step, step.arguments, resolved=False)
+    ]
+    if refused:
+        raise DefinitionError(api_rules.summary(refused))
 
 
 class Orchestrator:
@@ -241,6 +257,9 @@ class Orchestrator:
         step_record = record.steps[name]
         arguments = self._arguments(step, step_type, self.context(step_name=name))
         step_record.arguments = arguments
+        refused = step_type.request_problems(step, arguments, resolved=True)
+        if refused:
+            raise StepFailed(api_rules.summary(refused))
         key = None
         if self._cache_enabled(step, step_type):
             symbolic = self._arguments(step, step_type, self.context(symbolic_execution=True))

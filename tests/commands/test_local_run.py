@@ -171,6 +171,47 @@ def test_a_definition_the_runner_cannot_run_records_nothing(project, local_targe
     assert commands.executions(root=project) == before
 
 
+def test_local_run_refuses_a_request_sagemaker_would_refuse_before_anything_runs(project, local_target, tmp_path):
+    step = processing_step("Long", "s3://nowhere/code.py", "code.py")
+    step["Arguments"]["ProcessingJobName"] = "j" * 70
+    before = commands.executions(root=project)
+    completed = invoke(project, "local-run", "--definition", write_definition(tmp_path, hand_written([step])))
+    stdout, stderr = completed.communicate(timeout=300)
+    assert completed.returncode != 0
+    assert (
+        "error: step Long: Steps[0].Arguments.ProcessingJobName: 70 characters, SageMaker allows at most 63"
+        in stderr.splitlines()
+    ), stderr
+    assert commands.executions(root=project) == before
+
+
+def test_local_run_refuses_a_run_whose_model_package_group_is_missing_before_any_step(project, local_target, tmp_path):
+    """A foreign definition used to run every step and fail at RegisterModel; now nothing runs."""
+    code = upload(local_target, "tests/preflight-e2e/code/hello.py", b"print('hello')\n")
+    register = {
+        "Name": "Register",
+        "Type": "RegisterModel",
+        "Arguments": {
+            "ModelPackageGroupName": "never-created-group",
+            "InferenceSpecification": {
+                "Containers": [{"Image": "image:latest", "ModelDataUrl": f"s3://{local_target.bucket}/model.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        },
+    }
+    definition = hand_written([processing_step("Hello", code, "hello.py"), register])
+    before = commands.executions(root=project)
+    completed = invoke(project, "local-run", "--definition", write_definition(tmp_path, definition))
+    stdout, stderr = completed.communicate(timeout=300)
+    assert completed.returncode != 0
+    assert stderr.splitlines()[-1] == (
+        "error: step Register: model package group never-created-group does not exist in local: create it "
+        "(aws sagemaker create-model-package-group --model-package-group-name never-created-group)"
+    ), stderr
+    assert commands.executions(root=project) == before
+
+
 def invoke(project: Path, *args: str, **options) -> subprocess.Popen:
     environment = {**os.environ, "LOCALSAGE_ROOT": str(project)}
     return subprocess.Popen(

@@ -4,9 +4,15 @@ in the session's emulator. Each test registers the versions it works on, so no t
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from botocore.exceptions import ClientError
+from conftest import REPO
 from projects import copy_project
 
 from localsage.adapters import local_events, targets
@@ -18,6 +24,7 @@ from localsage.project.definitions import project_definition
 from localsage.runner.definition import DefinitionError
 
 VARIANT = "stable"
+INVOKE = str(Path(sys.executable).with_name("invoke"))
 RMSE = 2.5
 
 
@@ -215,3 +222,23 @@ def test_notifications_show_the_metric_of_the_report_they_name(project):
     _, arn = register(project)
     (message,) = [m for m in registry_commands.notifications(project.root, say=quiet) if m["message"].endswith(arn)]
     assert (message["metric_name"], message["metric"]) == ("rmse", RMSE)
+
+
+def test_a_dry_run_upsert_prints_the_exact_request_and_changes_nothing(local_target, tmp_path):
+    root = copy_project(tmp_path / "project", "dryrun")
+    target = targets.local(root, say=quiet)
+    environment = {**os.environ, "LOCALSAGE_ROOT": str(root)}
+    completed = subprocess.run(
+        [INVOKE, "upsert", "--dry-run"], cwd=REPO, env=environment, capture_output=True, text=True, timeout=600
+    )
+    assert completed.returncode == 0, completed.stderr
+    printed = json.loads(completed.stdout)
+    assert printed["Operation"] == "CreatePipeline" and printed["Request"]["PipelineName"] == "dryrun-experimental"
+    sagemaker = target.client("sagemaker")
+    assert sagemaker.list_pipelines(PipelineNamePrefix="dryrun")["PipelineSummaries"] == []
+    with pytest.raises(ClientError):  # nothing uploaded: not even the bucket was created
+        target.client("s3").head_bucket(Bucket=target.bucket)
+    upserted = pipeline_commands.upsert(root=root, say=quiet)
+    described = sagemaker.describe_pipeline(PipelineName="dryrun-experimental")
+    assert described["PipelineDefinition"] == printed["Request"]["PipelineDefinition"], "the request is exact"
+    assert upserted.call.request == printed["Request"]

@@ -227,3 +227,21 @@ def test_a_definition_the_runner_cannot_run_is_refused_at_start(local_target):
     name = pipeline(local_target, "cp-unsupported", definition)
     with pytest.raises(ClientError, match="ValidationException.*step T has type EMR"):
         sagemaker(local_target).start_pipeline_execution(PipelineName=name)
+
+
+def test_a_step_request_sagemaker_would_refuse_fails_that_step_naming_the_rule(local_target):
+    """As in SageMaker, the pipeline is created and started; the step whose request is refused fails, saying why."""
+    step = sleeper(local_target, "Wide", 0)
+    step["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = {"Get": "Parameters.Count"}
+    definition = hand_written([step], [{"Name": "Count", "Type": "Integer", "DefaultValue": 1}])
+    name = pipeline(local_target, "cp-refused", definition)
+    arn = sagemaker(local_target).start_pipeline_execution(
+        PipelineName=name, PipelineParameters=[{"Name": "Count", "Value": "0"}]
+    )["PipelineExecutionArn"]
+    described = finished(local_target, arn)
+    assert described["PipelineExecutionStatus"] == "Failed"
+    wide = steps_of(local_target, arn)["Wide"]
+    assert wide["StepStatus"] == "Failed"
+    assert wide["FailureReason"].endswith(
+        "Steps[0].Arguments.ProcessingResources.ClusterConfig.InstanceCount: 0, SageMaker allows at least 1"
+    )

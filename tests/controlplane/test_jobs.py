@@ -9,17 +9,13 @@ import time
 import uuid
 
 import pytest
-from definitions_support import IMAGE, ROLE, read, upload
+from definitions_support import CLUSTER, IMAGE, ROLE, read, s3_input, upload
 
 CODE = "/opt/ml/processing/input/code"
-CLUSTER = {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}
 
 
 def code_input(uri: str) -> dict:
-    return {
-        "InputName": "code",
-        "S3Input": {"S3Uri": uri, "LocalPath": CODE, "S3DataType": "S3Prefix", "S3InputMode": "File"},
-    }
+    return s3_input("code", uri, CODE)
 
 
 def wait_for(target, kind: str, name: str, timeout: float = 120) -> dict:
@@ -120,3 +116,20 @@ def test_a_job_is_stopped_and_a_name_is_used_once(local_target):
     time.sleep(2)
     client.stop_processing_job(ProcessingJobName=name)
     assert wait_for(local_target, "ProcessingJob", name, timeout=30)["ProcessingJobStatus"] == "Stopped"
+
+
+def test_a_job_request_sagemaker_would_refuse_is_refused_before_it_is_recorded(local_target):
+    """boto3 checks only types and minimums; the emulator checks every rule of the model, as SageMaker does."""
+    client = local_target.client("sagemaker")
+    name = f"{'n' * 60}-{uuid.uuid4().hex[:8]}"
+    request = {
+        "ProcessingJobName": name,
+        "RoleArn": ROLE,
+        "AppSpecification": {"ImageUri": IMAGE},
+        "ProcessingResources": {"ClusterConfig": CLUSTER},
+    }
+    with pytest.raises(
+        client.exceptions.ClientError, match="ProcessingJobName: 69 characters, SageMaker allows at most 63"
+    ):
+        client.create_processing_job(**request)
+    assert name not in [job["ProcessingJobName"] for job in client.list_processing_jobs()["ProcessingJobSummaries"]]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 from conftest import REPO
+from definitions_support import CLUSTER, s3_input
 
 INVOKE = str(Path(sys.executable).with_name("invoke"))
 SLEEP = (
@@ -34,10 +35,10 @@ def sleeper(name: str, code: str, seconds: float, pid_file: Path) -> dict:
         "Name": name,
         "Type": "Processing",
         "Arguments": {
-            "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1}},
+            "ProcessingResources": {"ClusterConfig": CLUSTER},
             "AppSpecification": {"ImageUri": "image:latest", "ContainerEntrypoint": ["python3", f"{CODE}/sleep.py"]},
             "RoleArn": "arn:aws:iam::000000000000:role/test",
-            "ProcessingInputs": [{"InputName": "code", "S3Input": {"S3Uri": code, "LocalPath": CODE}}],
+            "ProcessingInputs": [s3_input("code", code, CODE)],
             "Environment": {"SECONDS": str(seconds), "PID_FILE": str(pid_file)},
         },
     }  # fmt: skip

@@ -72,6 +72,19 @@ def test_upsert_creates_then_updates_the_same_pipeline_and_reads_it_back(other_p
     assert {"Key": "project", "Value": "image-lookup"} in tags
 
 
+def test_a_definition_sagemaker_would_refuse_is_not_sent(other_project):
+    """The emulator stores a definition of any size; SageMaker takes at most 1 MiB, so the upsert stops here."""
+    name = "image-lookup-too-large"
+    huge = {**DEFINITION, "Metadata": {"notes": "x" * 1_048_576}}
+    with pytest.raises(
+        UserError, match=rf"^CreatePipeline {name}: PipelineDefinition: \d+ characters, SageMaker allows"
+    ):
+        pipelines.upsert_pipeline(other_project, name, huge)
+    assert not pipelines.pipeline_exists(other_project.client("sagemaker"), name)
+    with pytest.raises(UserError, match=r"^CreatePipeline not_valid: PipelineName: 'not_valid' does not match"):
+        pipelines.upsert_pipeline(other_project, "not_valid", DEFINITION)
+
+
 def test_a_pipeline_never_upserted_is_one_line(other_project):
     with pytest.raises(UserError, match="pipeline image-lookup-nothing does not exist in local: run './dev upsert'"):
         pipelines.deployed_definition(other_project, "image-lookup-nothing")

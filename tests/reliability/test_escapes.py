@@ -10,7 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from definitions_support import IMAGE, ROLE, hand_written, processing_step, upload
+from definitions_support import hand_written, processing_step, s3_input, training_step, upload
 from projects import copy_project
 
 from localsage.adapters import s3io, targets
@@ -50,12 +50,8 @@ def test_a_processing_input_key_that_climbs_out_is_refused_and_nothing_is_writte
     )
     code = upload(local_target, "tests/escape/code/read.py", b"print('never runs')\n")
     step = processing_step("Read", code, "read.py")
-    step["Arguments"]["ProcessingInputs"].append(
-        {
-            "InputName": "raw",
-            "S3Input": {"S3Uri": f"s3://{local_target.bucket}/tests/escape/raw", "LocalPath": "/opt/ml/processing/raw"},
-        }
-    )
+    raw = s3_input("raw", f"s3://{local_target.bucket}/tests/escape/raw", "/opt/ml/processing/raw")
+    step["Arguments"]["ProcessingInputs"].append(raw)
     record = execute(local_target, hand_written([step]), tmp_path / "state")
     assert record.status == "Failed"
     assert "would be written outside" in record.failure and "ESCAPED.txt" in record.failure
@@ -69,27 +65,9 @@ def test_a_training_channel_key_that_climbs_out_is_refused(local_target, tmp_pat
     local_target.client("s3").put_object(
         Bucket=local_target.bucket, Key=climbing_key("tests/escape-train/data", escaped), Body=b"owned"
     )
-    definition = hand_written(
-        [
-            {
-                "Name": "Fit",
-                "Type": "Training",
-                "Arguments": {
-                    "AlgorithmSpecification": {"TrainingImage": IMAGE, "ContainerEntrypoint": ["true"]},
-                    "InputDataConfig": [
-                        {
-                            "ChannelName": "train",
-                            "DataSource": {
-                                "S3DataSource": {"S3Uri": f"s3://{local_target.bucket}/tests/escape-train/data"}
-                            },
-                        }
-                    ],
-                    "OutputDataConfig": {"S3OutputPath": f"s3://{local_target.bucket}/tests/escape-train/out"},
-                    "RoleArn": ROLE,
-                },
-            }
-        ]
-    )
+    prefix = f"s3://{local_target.bucket}/tests/escape-train"
+    step = training_step("Fit", f"{prefix}/out", {"train": f"{prefix}/data"}, ContainerEntrypoint=["true"])
+    definition = hand_written([step])
     record = execute(local_target, definition, tmp_path / "state")
     assert record.status == "Failed" and "channel train" in record.failure
     assert not escaped.exists()
@@ -144,24 +122,9 @@ def test_an_archive_member_that_leaves_the_folder_is_refused_before_extraction(t
 
 def test_a_v2_source_archive_with_a_climbing_member_fails_its_step(local_target, tmp_path):
     source = upload(local_target, "tests/escape-v2/sourcedir.tar.gz", tar_with(tarfile.TarInfo("../../evil.py")))
-    definition = hand_written(
-        [
-            {
-                "Name": "FitV2",
-                "Type": "Training",
-                "Arguments": {
-                    "AlgorithmSpecification": {"TrainingImage": IMAGE},
-                    "HyperParameters": {
-                        "sagemaker_program": '"fit.py"',
-                        "sagemaker_submit_directory": json.dumps(source),
-                    },
-                    "InputDataConfig": [],
-                    "OutputDataConfig": {"S3OutputPath": f"s3://{local_target.bucket}/tests/escape-v2/out"},
-                    "RoleArn": ROLE,
-                },
-            }
-        ]
-    )
+    hyperparameters = {"sagemaker_program": '"fit.py"', "sagemaker_submit_directory": json.dumps(source)}
+    step = training_step("FitV2", f"s3://{local_target.bucket}/tests/escape-v2/out", {}, hyperparameters)
+    definition = hand_written([step])
     record = execute(local_target, definition, tmp_path / "state")
     assert record.status == "Failed"
     assert "member '../../evil.py' is refused" in record.failure

@@ -9,10 +9,11 @@ import threading
 import time
 
 import pytest
+from definitions_support import hand_written, processing_step
 
 from localsage.runner.cache import StepCache
 from localsage.runner.definition import DefinitionError, load
-from localsage.runner.orchestrator import Execution, Orchestrator, RunOptions, check
+from localsage.runner.orchestrator import Execution, Orchestrator, RunOptions, check, check_requests
 from localsage.runner.records import ExecutionRecord, ExecutionStore
 from localsage.runner.statuses import ExecutionStatus, StepStatus
 from localsage.runner.steps.base import ExecutionStopped, StepFailed, StepResult, StepType
@@ -185,3 +186,30 @@ def test_every_change_is_saved_and_observed_in_order(tmp_path):
 def test_check_refuses_a_type_the_runner_lacks_before_anything_runs(tmp_path):
     with pytest.raises(DefinitionError, match="has type Transform"):
         orchestrate(tmp_path, [{"Name": "T", "Type": "Transform", "Arguments": {}}])
+
+
+def test_requests_are_checked_where_they_sit_with_expressions_left_for_the_run():
+    inner = processing_step("Inner", "s3://b/code", "code.py")
+    inner["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 0
+    outer = processing_step("Outer", "s3://b/code", "code.py")
+    outer["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = {"Get": "Parameters.Count"}
+    gate = {
+        "Name": "Gate",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [{"Type": "Equals", "LeftValue": 1, "RightValue": 1}],
+            "IfSteps": [inner],
+            "ElseSteps": [],
+        },
+    }
+    parameters = [{"Name": "Count", "Type": "Integer", "DefaultValue": 1}]
+    definition = load(hand_written([outer, gate], parameters))
+    check(definition)
+    with pytest.raises(DefinitionError) as refused:
+        check_requests(definition)
+    assert str(refused.value) == (
+        "step Inner: Steps[1].Arguments.IfSteps[0].Arguments.ProcessingResources.ClusterConfig.InstanceCount: "
+        "0, SageMaker allows at least 1"
+    )
+    inner["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 1
+    check_requests(load(hand_written([outer, gate], parameters)))

@@ -10,7 +10,7 @@ import secrets
 import tarfile
 
 import pytest
-from definitions_support import IMAGE, ROLE, hand_written, processing_step, read, upload
+from definitions_support import hand_written, processing_step, read, training_step, upload
 
 from localsage.runner.backends.process import ProcessBackend, isolation_command, tools_folder
 from localsage.runner.definition import DefinitionError, load
@@ -65,32 +65,10 @@ def v2_definition(target, prefix: str) -> dict:
         tar.addfile(info, io.BytesIO(V2_SCRIPT))
     source = upload(target, f"{prefix}/sourcedir.tar.gz", archive.getvalue())
     data = upload(target, f"{prefix}/train/data.csv", b"a,b\n1,2\n3,4\n")
-    return hand_written(
-        [
-            {
-                "Name": "FitV2",
-                "Type": "Training",
-                "Arguments": {
-                    "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-                    "HyperParameters": {
-                        "epochs": "3",
-                        "sagemaker_program": '"fit.py"',
-                        "sagemaker_submit_directory": json.dumps(source),
-                    },
-                    "InputDataConfig": [
-                        {
-                            "ChannelName": "train",
-                            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": data.rsplit("/", 1)[0]}},
-                        }
-                    ],
-                    "OutputDataConfig": {"S3OutputPath": f"s3://{target.bucket}/{prefix}/output"},
-                    "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-                    "RoleArn": ROLE,
-                    "StoppingCondition": {"MaxRuntimeInSeconds": 60},
-                },
-            }
-        ]
-    )
+    hyperparameters = {"epochs": "3", "sagemaker_program": '"fit.py"', "sagemaker_submit_directory": json.dumps(source)}
+    channels = {"train": data.rsplit("/", 1)[0]}
+    step = training_step("FitV2", f"s3://{target.bucket}/{prefix}/output", channels, hyperparameters)
+    return hand_written([step])
 
 
 def model_files(target, record) -> dict[str, bytes]:

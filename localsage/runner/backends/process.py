@@ -18,8 +18,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from functools import cache
 from pathlib import Path
+
+import psutil
 
 from localsage.runner.backends.base import ContainerSpec
 from localsage.runner.warm import namespace
@@ -29,6 +32,8 @@ _PYTHON = re.compile(r"^(/usr(/local)?/bin/)?python(3(\.\d+)?)?$")
 # Inside the namespace: make the mount point, bind the step folder over it, then become the command.
 _NAMESPACE_SCRIPT = 'mkdir -p /opt/ml && mount --bind "$0" /opt/ml && exec "$@"'
 _CODE_SUFFIXES = {".py", ".sh", ".r", ".R"}
+# How long a step may take to end on TERM before its whole group is killed.
+TERMINATE_GRACE_S = 5
 
 
 @cache
@@ -158,18 +163,29 @@ class _Process:
         return self.child.wait()
 
     def terminate(self) -> None:
-        """Stop the step's own process group (it was started in a new session), TERM then KILL."""
-        if self.child.poll() is not None:
+        """Stop the step's own process group (it was started in a new session), TERM then KILL.
+
+        The KILL goes to the group even when its leader ended on TERM: a member that ignores TERM would
+        otherwise outlive the step. Nothing here collects the leader: `wait` does (terminate may run in a
+        signal handler that interrupted `wait`), and an uncollected leader keeps the group's ID from reuse.
+        """
+        if self.child.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.child.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.child.wait(5)
-        # The KILL goes to the group even when its leader ended on TERM: a member that ignores TERM
-        # would otherwise outlive the step. POSIX keeps the group's ID from reuse while a member lives.
+        deadline = time.monotonic() + TERMINATE_GRACE_S
+        while time.monotonic() < deadline and _running(self.child.pid):
+            time.sleep(0.05)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.child.pid, signal.SIGKILL)
-        self.child.wait()
+
+
+def _running(pid: int) -> bool:
+    """True while the process runs (a zombie has ended: only its parent has not collected it yet)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _rewrite(text: str, opt_ml: Path) -> str:

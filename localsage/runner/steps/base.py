@@ -15,14 +15,17 @@ from functools import cache
 from pathlib import Path
 from typing import ClassVar
 
-from localsage.adapters import aws
+from localsage.adapters import api_rules, aws
 from localsage.errors import UserError
 from localsage.runner.backends.base import Backend, ContainerSpec, RunningContainer
 from localsage.runner.definition import Step
+from localsage.runner.expressions import is_expression
 from localsage.runner.jobs import JobStore
 from localsage.runner.records import StepRecord
 
 STDERR_TAIL_LINES = 20
+# Execution ids are 12 characters: a generated job name is never longer than with this one.
+LONGEST_EXECUTION_ID = "x" * 12
 
 
 def job_name(execution_id: str, step_name: str) -> str:
@@ -127,10 +130,25 @@ class StepType:
     runs_container: ClassVar[bool] = False
     # The SageMaker operation whose response later steps read as this step's properties.
     describe_operation: ClassVar[str | None] = None
+    # The SageMaker request the step makes, and its name member (SageMaker Pipelines fills the name in).
+    create_operation: ClassVar[str | None] = None
+    name_member: ClassVar[str | None] = None
     extra_properties: ClassVar[frozenset[str]] = frozenset()
 
     def check(self, step: Step) -> None:
         """Refuse, before anything runs, arguments this step type cannot honour (one-line UserError)."""
+
+    def request_problems(self, step: Step, arguments: dict, resolved: bool) -> list[str]:
+        """What SageMaker would refuse in the request this step makes (`resolved`: its expressions are values;
+        else they are left out), one line each naming the JSON path and the rule."""
+        if self.create_operation is None:
+            return []
+        request = dict(arguments)
+        if self.name_member and self.name_member not in request:
+            request[self.name_member] = job_name(LONGEST_EXECUTION_ID, step.name)
+        unknown = (lambda value: False) if resolved else is_expression
+        found = api_rules.violations("sagemaker", self.create_operation, request, unknown)
+        return [f"{step.where}{step.path}.Arguments.{violation}" for violation in found]
 
     def arguments_of(self, step: Step) -> dict:
         """The part of the step that is resolved and handed to `run`."""
@@ -142,6 +160,14 @@ class StepType:
 
     def output_uris(self, properties: dict) -> list[str]:
         """The S3 URIs a cached result needs to still hold what the step wrote."""
+        return []
+
+    def written_uris(self, arguments: dict) -> list[str]:
+        """The S3 URIs the step will write under, as its arguments name them (a later step may read there)."""
+        return []
+
+    def needed_groups(self, arguments: dict) -> list[str]:
+        """The model package groups the step writes into: SageMaker refuses a version for a missing group."""
         return []
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:

@@ -9,6 +9,8 @@ from localsage.runner.steps.base import StepContext, StepResult, StepType, reque
 class CreateModel(StepType):
     type_name = "Model"
     describe_operation = "DescribeModel"
+    create_operation = "CreateModel"
+    name_member = "ModelName"
 
     def metadata(self, step: StepRecord) -> dict:
         arn = (step.properties or {}).get("ModelArn")

@@ -22,6 +22,8 @@ class Processing(ContainerJob):
     arn_resource = "processing-job"
     cache_key_attributes = ("AppSpecification", "Environment", "ProcessingInputs")
     describe_operation = "DescribeProcessingJob"
+    create_operation = "CreateProcessingJob"
+    name_member = "ProcessingJobName"
 
     def check(self, step: Step) -> None:
         for index, item in enumerate(step.arguments.get("ProcessingInputs", [])):
@@ -42,6 +44,10 @@ class Processing(ContainerJob):
     def output_uris(self, properties: dict) -> list[str]:
         outputs = properties.get("ProcessingOutputConfig", {}).get("Outputs", {})
         return [output["S3Output"]["S3Uri"] for output in outputs.values()]
+
+    def written_uris(self, arguments: dict) -> list[str]:
+        outputs = arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])
+        return [output["S3Output"]["S3Uri"] for output in outputs if "S3Output" in output]
 
     def inputs(self, arguments: dict, context: StepContext) -> Iterator[tuple[str, Path, str]]:
         for index, item in enumerate(arguments.get("ProcessingInputs", [])):

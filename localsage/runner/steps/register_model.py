@@ -10,6 +10,11 @@ from localsage.runner.steps.base import StepContext, StepResult, StepType, reque
 class RegisterModel(StepType):
     type_name = "RegisterModel"
     describe_operation = "DescribeModelPackage"
+    create_operation = "CreateModelPackage"
+
+    def needed_groups(self, arguments: dict) -> list[str]:
+        group = arguments.get("ModelPackageGroupName")
+        return [group] if group else []
 
     def metadata(self, step: StepRecord) -> dict:
         arn = (step.properties or {}).get("ModelPackageArn")

@@ -51,6 +51,8 @@ class Training(ContainerJob):
         "InputDataConfig",
     )
     describe_operation = "DescribeTrainingJob"
+    create_operation = "CreateTrainingJob"
+    name_member = "TrainingJobName"
 
     def check(self, step: Step) -> None:
         algorithm = step.arguments.get("AlgorithmSpecification", {})
@@ -83,6 +85,13 @@ class Training(ContainerJob):
 
     def output_uris(self, properties: dict) -> list[str]:
         return [properties["ModelArtifacts"]["S3ModelArtifacts"]]
+
+    def written_uris(self, arguments: dict) -> list[str]:
+        written = [
+            arguments.get("OutputDataConfig", {}).get("S3OutputPath"),
+            arguments.get("CheckpointConfig", {}).get("S3Uri"),
+        ]
+        return [uri for uri in written if uri]
 
     def inputs(self, arguments: dict, context: StepContext) -> Iterator[tuple[str, Path, str]]:
         for channel in arguments.get("InputDataConfig", []):
