@@ -171,17 +171,32 @@ def test_a_definition_the_runner_cannot_run_records_nothing(project, local_targe
     assert commands.executions(root=project) == before
 
 
-def test_local_run_refuses_a_request_sagemaker_would_refuse_before_anything_runs(project, local_target, tmp_path):
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        (
+            "ProcessingJobName",
+            "j" * 70,
+            "Steps[0].Arguments.ProcessingJobName: 70 characters, SageMaker allows at most 63",
+        ),
+        (
+            "ProcessingResources",
+            {"ClusterConfig": {"InstanceCount": 0, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},
+            "Steps[0].Arguments.ProcessingResources.ClusterConfig.InstanceCount: 0, SageMaker allows at least 1",
+        ),
+    ],
+    ids=["job-name-too-long", "no-instances"],
+)
+def test_local_run_refuses_a_request_sagemaker_would_refuse_before_anything_runs(
+    project, local_target, tmp_path, field, value, expected
+):
     step = processing_step("Long", "s3://nowhere/code.py", "code.py")
-    step["Arguments"]["ProcessingJobName"] = "j" * 70
+    step["Arguments"][field] = value
     before = commands.executions(root=project)
     completed = invoke(project, "local-run", "--definition", write_definition(tmp_path, hand_written([step])))
     stdout, stderr = completed.communicate(timeout=300)
     assert completed.returncode != 0
-    assert (
-        "error: step Long: Steps[0].Arguments.ProcessingJobName: 70 characters, SageMaker allows at most 63"
-        in stderr.splitlines()
-    ), stderr
+    assert f"error: step Long: {expected}" in stderr.splitlines(), stderr
     assert commands.executions(root=project) == before
 
 
@@ -223,6 +238,7 @@ def test_local_run_task_prints_a_json_summary(two_runs, project):
     completed = invoke(project, "local-run", "--json")
     stdout, stderr = completed.communicate(timeout=300)
     assert completed.returncode == 0, stderr
+    assert stderr.count("permissions are not checked: role") == 1, "no role deployed: said once, and the run passes"
     summary = json.loads(stdout)
     assert summary["status"] == "Succeeded"
     assert summary["steps"]["Train"]["cache_hit"] is True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
-from moto import server
+from moto import server, settings
 
 from localsage.controlplane.moto_app import TESTED_MOTO_VERSION, moto_application
 
@@ -17,3 +17,11 @@ def test_the_moto_server_names_the_control_plane_builds_on_exist():
             "update localsage/controlplane/moto_app.py"
         )
     assert callable(moto_application())
+
+
+def test_the_authorization_setting_the_control_plane_switches_exists():
+    installed = importlib.metadata.version("moto")
+    assert hasattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT"), (
+        f"moto {installed}: moto.settings.INITIAL_NO_AUTH_ACTION_COUNT moved (tested with {TESTED_MOTO_VERSION}); "
+        "update RoleAuthorization in localsage/controlplane/moto_app.py"
+    )

@@ -136,3 +136,32 @@ def test_a_type_nobody_emulates_is_reported_not_skipped(deployed, tmp_path, conf
     outcome = local.provision_stack(target, cdk_cli.StackTemplate(deployed_kpi.name, path, types))
     assert outcome.not_emulated == ["AWS::QuickSight::DataSet KpiDataSet"]
     assert not outcome.changed
+
+
+def test_jobs_act_as_the_deployed_execution_role_and_a_missing_permission_fails_its_step(deployed, config):
+    """With the role `deploy --local` created, the jobs' S3 transfers and processes sign as it: the pipeline passes
+    with the stack's policy, fails at Evaluate without s3:PutObject on its output prefix, and passes again."""
+    from localsage.commands.local_run import local_run
+
+    messages: list[str] = []
+    passed = local_run(root=deployed.root, say=messages.append, quiet=True)
+    assert passed.status == "Succeeded", passed.failure
+    assert not any("permissions are not checked" in message for message in messages)
+    outputs = passed.steps["Evaluate"].arguments["ProcessingOutputConfig"]["Outputs"]
+    (evaluation,) = [output["S3Output"]["S3Uri"] for output in outputs if output["OutputName"] == "evaluation"]
+    prefix = evaluation.removeprefix("s3://")  # fixed per pipeline (ml/pipeline.py), so the next run writes there
+    denied = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{prefix}/*"}],
+    }
+    iam = deployed.target.client("iam")
+    iam.put_role_policy(
+        RoleName=config.execution_role_name, PolicyName="no-evaluation", PolicyDocument=json.dumps(denied)
+    )
+    try:
+        refused = local_run(root=deployed.root, say=messages.append, quiet=True)
+    finally:
+        iam.delete_role_policy(RoleName=config.execution_role_name, PolicyName="no-evaluation")
+    assert refused.status == "Failed"
+    assert refused.steps["Evaluate"].status == "Failed" and "AccessDenied" in refused.steps["Evaluate"].failure
+    assert local_run(root=deployed.root, say=messages.append, quiet=True).status == "Succeeded"

@@ -22,6 +22,8 @@ class ContainerSpec:
     opt_ml: Path  # the host folder mounted as /opt/ml
     logs: Path  # folder for output.log
     code_dirs: list[Path] = field(default_factory=list)  # downloaded code, scanned for literal /opt/ml paths
+    # The job role's AWS_* credential variables (empty: the emulator's own); the job's Environment goes over them.
+    credentials: dict[str, str] = field(default_factory=dict)
 
     @property
     def log(self) -> Path:

@@ -41,6 +41,7 @@ def container_options(spec: ContainerSpec) -> dict:
         for key, value in os.environ.items()
         if key.startswith(("AWS_", "LOCALSTACK_")) and key not in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
     }
+    environment.update(spec.credentials)
     environment.update(spec.environment)
     options = {
         "image": spec.image,

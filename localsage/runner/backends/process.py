@@ -113,6 +113,7 @@ class ProcessBackend:
         path = [str(folder) for folder in (Path(python).parent, self.tools, Path(sys.executable).parent) if folder]
         environment = {
             **os.environ,
+            **spec.credentials,
             **spec.environment,
             **variables,
             "PYTHONUNBUFFERED": "1",

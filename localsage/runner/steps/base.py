@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import ClassVar
 
-from localsage.adapters import api_rules, aws
+from localsage.adapters import api_rules, aws, roles
 from localsage.errors import UserError
 from localsage.runner.backends.base import Backend, ContainerSpec, RunningContainer
 from localsage.runner.definition import Step
@@ -24,6 +24,8 @@ from localsage.runner.jobs import JobStore
 from localsage.runner.records import StepRecord
 
 STDERR_TAIL_LINES = 20
+# What SageMaker does with a job's role on its behalf: move its inputs and outputs (the emulator checks S3).
+ROLE_SERVICES = frozenset({"s3"})
 # Execution ids are 12 characters: a generated job name is never longer than with this one.
 LONGEST_EXECUTION_ID = "x" * 12
 
@@ -69,8 +71,12 @@ class StepContext:
     jobs: JobStore | None = None  # where the step's job is recorded (the emulator's Describe*Job answers from it)
     execution_arn: str | None = None
     job: str | None = None  # the job's own name, for a standalone Create*Job request
+    role: roles.RoleSession | None = None  # a job's role, once assumed: its transfers and processes act as it
 
     def client(self, service: str):
+        """A client of the target; for S3, the job's transfers sign as its role (when it has one)."""
+        if self.role is not None and service in ROLE_SERVICES:
+            return self.role.client(service)
         return self.target.client(service)
 
     @property
@@ -97,6 +103,8 @@ class StepContext:
         """Run the job's container to the end; StepFailed with the last lines of its log when it exits non-zero."""
         if self.stopping.is_set():
             raise ExecutionStopped()
+        if self.role is not None:
+            spec = replace(spec, credentials=self.role.environment())
         container = self.backend.start(spec)
         with self.lock:
             self.running[self.step.name] = container

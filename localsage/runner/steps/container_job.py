@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localsage.adapters import s3io
+from localsage.adapters import roles, s3io
 from localsage.runner import processes
 from localsage.runner.backends.base import ContainerSpec
 from localsage.runner.jobs import JobRecord, JobStatus
@@ -58,6 +58,7 @@ class ContainerJob(StepType):
         job = self._begin(arguments, context)
         started = time.time()
         try:
+            context.role = roles.assume(context.target, arguments.get("RoleArn"), context.say)
             s3 = context.client("s3")
             inputs = list(self.inputs(arguments, context))
             # The channels arrive together, as a job's inputs do (each one's files in parallel too).

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -61,3 +62,15 @@ def members_running(group: int) -> list[int]:
             if os.getpgid(process.pid) == group and process.info["status"] != psutil.STATUS_ZOMBIE:
                 running.append(process.pid)
     return running
+
+
+def test_the_job_role_credentials_reach_the_process_and_the_job_environment_goes_over_them(tmp_path):
+    (tmp_path / "opt_ml").mkdir()
+    show = "import os; print(os.environ['AWS_ACCESS_KEY_ID'], os.environ['AWS_SESSION_TOKEN'], os.environ['REGION_X'])"
+    credentials = {"AWS_ACCESS_KEY_ID": "ASIAROLE", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "token"}
+    job = replace(spec(tmp_path, ["python3", "-c", show], {"REGION_X": "x"}), credentials=credentials)
+    assert ProcessBackend().start(job).wait() == 0
+    assert "ASIAROLE token x" in (tmp_path / "logs" / "output.log").read_text()
+    overriding = replace(job, environment={"REGION_X": "y", "AWS_SESSION_TOKEN": "mine"})
+    assert ProcessBackend().start(overriding).wait() == 0
+    assert "ASIAROLE mine y" in (tmp_path / "logs" / "output.log").read_text()
