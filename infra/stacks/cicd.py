@@ -24,6 +24,11 @@ BUILDSPEC = "buildspec.yaml"
 # The qualifier of the default `cdk bootstrap`; its roles are cdk-<qualifier>-<purpose>-role-<account>-<region>.
 
 
+def connection_service(connection_arn: str) -> str:
+    """The service prefix of a connection ARN: codestar-connections, or codeconnections since the rename."""
+    return connection_arn.split(":")[2]
+
+
 class CicdStack(cdk.Stack):
     """Source -> one CodeBuild action that tests, checks KPIs, upserts the stable pipeline and deploys."""
 
@@ -39,6 +44,7 @@ class CicdStack(cdk.Stack):
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.source_role: iam.Role | None = None
         artifacts = s3.Bucket(
             self,
             "PipelineArtifacts",
@@ -104,6 +110,19 @@ class CicdStack(cdk.Stack):
                 action_name="Source", repository=repository, branch=source.branch, output=output
             )
         owner, _, name = source.repository.rpartition("/")
+        # The role CDK would make for the action, made here to grant what CDK leaves out: CDK grants only
+        # codestar-connections:UseConnection, and IAM needs the action's service prefix to match the connection
+        # ARN's, so a connection made since the rename to AWS CodeConnections also needs codeconnections:.
+        role = iam.Role(self, "SourceActionRole", assumed_by=iam.AccountRootPrincipal())
+        if connection_service(source.connection_arn) == "codeconnections":
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="UseConnection",
+                    actions=["codeconnections:UseConnection"],
+                    resources=[source.connection_arn],
+                )
+            )
+        self.source_role = role
         return actions.CodeStarConnectionsSourceAction(
             action_name="Source",
             connection_arn=source.connection_arn,
@@ -111,6 +130,7 @@ class CicdStack(cdk.Stack):
             repo=name,
             branch=source.branch,
             output=output,
+            role=role,
         )
 
     def _grant_build_permissions(self, config: ProjectConfig, bucket_name: str) -> None:
@@ -196,7 +216,7 @@ class CicdStack(cdk.Stack):
         nag.acknowledge_wildcards(
             self.project, [build_logs, reports], "CDK scopes the build's log streams and test reports to this project."
         )
-        for construct in (self.project, self.pipeline):
+        for construct in (self.project, self.pipeline, *([self.source_role] if self.source_role else [])):
             nag.acknowledge_wildcards(
                 construct, [artifacts.arn_for_objects("*")], "Objects of this pipeline's own artefact bucket."
             )

@@ -229,6 +229,24 @@ def test_cicd_pipeline_builds_from_the_connection_with_a_scoped_role(synthesized
         assert not any(action.endswith(":*") or action == "*" for action in _actions(statement)), statement
 
 
+def test_a_codeconnections_arn_is_usable_by_the_source_action(synthesized, app_module, tmp_path):
+    """IAM needs the action's prefix to match the connection ARN's: CDK grants only codestar-connections:."""
+    source_policies = [
+        policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy in synthesized.resources("cicd", "AWS::IAM::Policy").values()
+        if any("SourceActionRole" in json.dumps(role) for role in policy["Properties"]["Roles"])
+    ]
+    (statements,) = source_policies
+    granted = {(action, json.dumps(s["Resource"])) for s in statements for action in _actions(s)}
+    assert ("codeconnections:UseConnection", json.dumps(CONNECTION_ARN)) in granted
+    assert ("codestar-connections:UseConnection", json.dumps(CONNECTION_ARN)) in granted
+    old_style = CONNECTION_ARN.replace(":codeconnections:", ":codestar-connections:")
+    built = app_module.build(REPO, context={**FULL_CONTEXT, "source_connection_arn": old_style}, outdir=str(tmp_path))
+    template = built.app.synth().get_stack_by_name(built.stacks["cicd"].stack_name).template
+    assert "codeconnections:UseConnection" not in json.dumps(template)
+    assert "codestar-connections:UseConnection" in json.dumps(template)
+
+
 def test_every_stack_is_named_from_the_config(synthesized):
     assert {part: stack.stack_name for part, stack in synthesized.built.stacks.items()} == CONFIG.stack_names
 
