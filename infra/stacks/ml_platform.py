@@ -67,6 +67,8 @@ class MlPlatformStack(cdk.Stack):
                 # needs the Dockerfile kept explicitly.
                 exclude=[*step_image_excludes(step_image_root), f"!{STEP_IMAGE_DOCKERFILE.as_posix()}"],
                 ignore_mode=cdk.IgnoreMode.DOCKER,
+                # SageMaker's ml.* instances are x86_64: an image built on Apple silicon would be arm64 otherwise.
+                platform=ecr_assets.Platform.LINUX_AMD64,
             )
             if step_image_root
             else None

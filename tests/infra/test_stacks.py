@@ -269,6 +269,9 @@ def test_step_image_asset_only_with_a_dockerfile_and_not_for_local(app_module, t
     assert "ecr:BatchGetImage" in json.dumps(template["Resources"])
     (staged,) = (tmp_path / "aws.out").glob("asset.*")
     assert sorted(path.name for path in staged.iterdir()) == ["docker", "ml"]
+    manifests = [json.loads(path.read_text()) for path in (tmp_path / "aws.out").glob("*.assets.json")]
+    images = [image for manifest in manifests for image in manifest.get("dockerImages", {}).values()]
+    assert [image["source"].get("platform") for image in images] == ["linux/amd64"], "ml.* instances are x86_64"
     cicd = assembly.get_stack_by_name(with_image.stacks["cicd"].stack_name).template
     (build_project,) = [r for r in cicd["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project"]
     assert build_project["Properties"]["Environment"]["PrivilegedMode"] is True
