@@ -52,6 +52,9 @@ registry_commands = _lazy("localsage.commands.registry")
         "emulator-kind": "moto (embedded, default) or localstack (you run it; needs LOCALSTACK_AUTH_TOKEN).",
         "emulator-port": "Preferred emulator port (default 4566; a free one is used when it is taken).",
         "no-input": "Never prompt, even on a terminal.",
+        "sagemaker-project-name": "The SageMaker project (Studio) this code belongs to: its resources get its tags.",
+        "sagemaker-project-id": "That project's id (p-...), from Studio or `aws sagemaker describe-project`.",
+        "from-code-config": "Take the SageMaker project's name and id from its seed code's .sagemaker-code-config.",
     }
 )
 def init(
@@ -64,6 +67,9 @@ def init(
     emulator_kind=None,
     emulator_port=None,
     no_input=False,
+    sagemaker_project_name=None,
+    sagemaker_project_id=None,
+    from_code_config=None,
 ):
     """Create or update project.toml (prompts for missing values only on a terminal)."""
     values = {
@@ -74,8 +80,10 @@ def init(
         "artifact_bucket": artifact_bucket,
         "emulator_kind": emulator_kind,
         "emulator_port": emulator_port,
+        "sagemaker_project_name": sagemaker_project_name,
+        "sagemaker_project_id": sagemaker_project_id,
     }
-    console.run(project_commands.init_task, values, no_input=no_input)
+    console.run(project_commands.init_task, values, no_input=no_input, from_code_config=from_code_config)
 
 
 @task(help={"json": "Print the names as JSON."})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import fields
@@ -58,12 +59,39 @@ def initialise(
     return project_config.write(merged, root), merged
 
 
+# What a SageMaker project's seed code records about its project (`.sagemaker-code-config`, JSON).
+CODE_CONFIG_KEYS = {"sagemakerProjectName": "sagemaker_project_name", "sagemakerProjectId": "sagemaker_project_id"}
+
+
+def code_config_values(path: Path) -> dict[str, str]:
+    """The project.toml fields a SageMaker project's `.sagemaker-code-config` gives (its project's name and id)."""
+    where = f"--from-code-config {path}"
+    expected = "give the seed code's .sagemaker-code-config"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{where}: no such file: {expected}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{where}: not JSON ({exc}): {expected}") from None
+    if not isinstance(document, dict):
+        raise UserError(f"{where}: a JSON object is expected, with {', '.join(CODE_CONFIG_KEYS)}")
+    values = {}
+    for key, field in CODE_CONFIG_KEYS.items():
+        value = document.get(key)
+        if not isinstance(value, str) or not value:
+            raise UserError(f"{where}: {key} is missing or empty: the file names its SageMaker project")
+        values[field] = value
+    return values
+
+
 def _ask_on_terminal(question: str, default: str) -> str:
     answer = input(f"{question} [{default}]: ")
     return answer or default
 
 
-def init_task(values: dict[str, object], no_input: bool = False) -> None:
+def init_task(values: dict[str, object], no_input: bool = False, from_code_config: str | None = None) -> None:
+    if from_code_config:
+        values = {**code_config_values(Path(from_code_config)), **{k: v for k, v in values.items() if v is not None}}
     path, chosen = initialise(project_config.project_root_or_cwd(), values, interactive=False if no_input else None)
     console.print(f"wrote {path.name}:", markup=False)
     print_names(chosen)

@@ -26,6 +26,11 @@ _BASE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+# SageMaker's CreateProject rules for the project name, and the form of the id it generates.
+_SAGEMAKER_PROJECT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
+_SAGEMAKER_PROJECT_ID = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,19}$")
+SAGEMAKER_PROJECT_NAME_TAG = "sagemaker:project-name"
+SAGEMAKER_PROJECT_ID_TAG = "sagemaker:project-id"
 # The longest derived names: "<base>-experimental-models" (model package groups allow 63 characters).
 MAX_BASE_NAME = 63 - len("-experimental-models")
 
@@ -46,6 +51,9 @@ class ProjectConfig:
     region: str = "us-east-1"
     account: str = ""
     artifact_bucket: str = ""
+    # A SageMaker project (Studio) this code belongs to: its resources then carry the tags Studio lists them by.
+    sagemaker_project_name: str = ""
+    sagemaker_project_id: str = ""
     emulator: EmulatorSettings = EmulatorSettings()
 
     def pipeline_name(self, variant: str) -> str:
@@ -101,7 +109,14 @@ class ProjectConfig:
 
     @property
     def tags(self) -> dict[str, str]:
-        return {"project": self.pipeline_base_name, "use-case": self.use_case_id}
+        """Every resource's tags: the project's, and a SageMaker project's when one is set (Studio's own keys)."""
+        tags = {"project": self.pipeline_base_name, "use-case": self.use_case_id}
+        if self.sagemaker_project_name:
+            tags |= {
+                SAGEMAKER_PROJECT_NAME_TAG: self.sagemaker_project_name,
+                SAGEMAKER_PROJECT_ID_TAG: self.sagemaker_project_id,
+            }
+        return tags
 
     @property
     def tag_list(self) -> list[dict[str, str]]:
@@ -160,6 +175,7 @@ def derived_names(config: ProjectConfig, local_account: str = LOCAL_ACCOUNT_ID) 
         "execution_role": config.execution_role_name,
         "step_image_repository": config.step_image_repository,
         "stacks": list(config.stack_names.values()),
+        "tags": config.tags,
     }
 
 
@@ -240,6 +256,21 @@ def validate(config: ProjectConfig, source: str = CONFIG_FILE) -> None:
     if problem:
         hint = "" if config.artifact_bucket else " (set project.artifact_bucket or shorten pipeline_base_name)"
         fail(bucket_field, config.bucket_name(config.account or LOCAL_ACCOUNT_ID), problem + hint)
+    if bool(config.sagemaker_project_name) != bool(config.sagemaker_project_id):
+        missing = "sagemaker_project_id" if config.sagemaker_project_name else "sagemaker_project_name"
+        fail(f"project.{missing}", "", "a SageMaker project needs both its name and its id (or neither)")
+    if config.sagemaker_project_name and not _SAGEMAKER_PROJECT_NAME.match(config.sagemaker_project_name):
+        fail(
+            "project.sagemaker_project_name",
+            config.sagemaker_project_name,
+            "use the SageMaker project's name: 1-32 letters, digits and hyphens, starting with a letter or digit",
+        )
+    if config.sagemaker_project_id and not _SAGEMAKER_PROJECT_ID.match(config.sagemaker_project_id):
+        fail(
+            "project.sagemaker_project_id",
+            config.sagemaker_project_id,
+            "use the id SageMaker gave the project, such as p-abcdef123456",
+        )
     if config.emulator.kind not in EMULATOR_KINDS:
         fail("emulator.kind", config.emulator.kind, f"use one of {', '.join(EMULATOR_KINDS)}")
     if not 1024 <= config.emulator.port <= 65535:

@@ -12,5 +12,8 @@ def print_names(chosen: ProjectConfig, as_json: bool = False) -> None:
         print_json(names)
         return
     for key, value in names.items():
-        shown = ", ".join(value) if isinstance(value, list) else value
+        if isinstance(value, dict):
+            shown = ", ".join(f"{name}={text}" for name, text in value.items())
+        else:
+            shown = ", ".join(value) if isinstance(value, list) else value
         console.print(f"  {key:<22} {shown}", markup=False)

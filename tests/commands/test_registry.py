@@ -242,3 +242,23 @@ def test_a_dry_run_upsert_prints_the_exact_request_and_changes_nothing(local_tar
     described = sagemaker.describe_pipeline(PipelineName="dryrun-experimental")
     assert described["PipelineDefinition"] == printed["Request"]["PipelineDefinition"], "the request is exact"
     assert upserted.call.request == printed["Request"]
+
+
+def test_a_sagemaker_projects_tags_are_on_its_pipeline_and_model_package_groups(local_target, tmp_path):
+    from localsage.facts import config as project_config
+
+    root = copy_project(tmp_path / "project", "studio")
+    chosen = project_config.with_values(
+        project_config.load(root), sagemaker_project_name="studio-team", sagemaker_project_id="p-0123456789ab"
+    )
+    project_config.write(chosen, root)
+    upserted = pipeline_commands.upsert(root=root, say=quiet)
+    sagemaker = targets.local(root, say=quiet).client("sagemaker")
+    studio = {"sagemaker:project-name": "studio-team", "sagemaker:project-id": "p-0123456789ab"}
+    pipeline_tags = {tag["Key"]: tag["Value"] for tag in sagemaker.list_tags(ResourceArn=upserted.pipeline_arn)["Tags"]}
+    assert studio.items() <= pipeline_tags.items()
+    group = sagemaker.describe_model_package_group(ModelPackageGroupName="studio-experimental-models")
+    group_tags = {
+        tag["Key"]: tag["Value"] for tag in sagemaker.list_tags(ResourceArn=group["ModelPackageGroupArn"])["Tags"]
+    }
+    assert studio.items() <= group_tags.items()

@@ -288,3 +288,21 @@ def test_app_applies_the_feature_flags_of_cdk_json(synthesized):
     assert flags["@aws-cdk/aws-iam:minimizePolicies"] is True
     assert node.try_get_context("@aws-cdk/aws-iam:minimizePolicies") is True
     assert node.try_get_context("source_repository") == "acme/abalone"
+
+
+def test_a_sagemaker_projects_tags_are_on_every_stack(app_module, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "infra" / "kpi", project / "infra" / "kpi")
+    chosen = project_config.with_values(
+        CONFIG, sagemaker_project_name="studio-team", sagemaker_project_id="p-0123456789ab"
+    )
+    project_config.write(chosen, project)
+    built = app_module.build(project, context=FULL_CONTEXT, outdir=str(tmp_path / "out"))
+    assembly = built.app.synth()
+    for part, stack in built.stacks.items():
+        template = assembly.get_stack_by_name(stack.stack_name).template
+        tagged = [r for r in template["Resources"].values() if "Tags" in r.get("Properties", {})]
+        assert tagged, part
+        for resource in tagged:
+            tags = json.dumps(resource["Properties"]["Tags"])
+            assert "sagemaker:project-name" in tags and "p-0123456789ab" in tags, (part, resource["Type"])
