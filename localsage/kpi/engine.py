@@ -157,16 +157,25 @@ def run(connection: duckdb.DuckDBPyConnection, statement: exp.Expression, export
         select = f"SELECT * FROM {statement.this.sql(dialect='duckdb')}"
     else:
         select = to_duckdb(statement)
-    # Materialising once lets us count the rows and preview a few without pulling a million rows into Python.
-    connection.execute(f"CREATE OR REPLACE TEMP TABLE kpi_check_result AS {select}")
-    try:
-        columns = tuple(row[0] for row in connection.execute("DESCRIBE kpi_check_result").fetchall())
-        row_count = connection.execute("SELECT count(*) FROM kpi_check_result").fetchone()[0]
-        preview = connection.execute(f"SELECT * FROM kpi_check_result LIMIT {PREVIEW_ROWS}").fetchall()
-        if export_to is not None:
+    if export_to is not None:
+        # Materialised once: counted, previewed and written without computing it again.
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE kpi_check_result AS {select}")
+        try:
+            columns = tuple(row[0] for row in connection.execute("DESCRIBE kpi_check_result").fetchall())
+            row_count = connection.execute("SELECT count(*) FROM kpi_check_result").fetchone()[0]
+            preview = connection.execute(f"SELECT * FROM kpi_check_result LIMIT {PREVIEW_ROWS}").fetchall()
             _write_csv(connection.execute("SELECT * FROM kpi_check_result"), columns, export_to)
-    finally:
-        connection.execute("DROP TABLE kpi_check_result")
+        finally:
+            connection.execute("DROP TABLE kpi_check_result")
+        return QueryResult(columns, row_count, tuple(preview))
+    # A preview and a count need no million-row table: the preview stops at its rows, and DuckDB counts a
+    # result without computing the columns nobody reads (a window over every row, say).
+    cursor = connection.execute(f"SELECT * FROM ({select}) AS kpi_check_result LIMIT {PREVIEW_ROWS}")
+    preview = cursor.fetchall()
+    columns = tuple(column[0] for column in cursor.description)
+    if len(preview) < PREVIEW_ROWS:
+        return QueryResult(columns, len(preview), tuple(preview))
+    row_count = connection.execute(f"SELECT count(*) FROM ({select}) AS kpi_check_result").fetchone()[0]
     return QueryResult(columns, row_count, tuple(preview))
 
 

@@ -83,3 +83,21 @@ def test_a_value_that_does_not_fit_its_column_is_one_clear_error(tmp_path):
     with pytest.raises(UserError, match="a KPI file does not fit the schema") as raised:
         check.check(REPO, source=str(tmp_path / "kpis"), say=lambda message: None)
     assert "\n" not in str(raised.value)
+
+
+def test_counts_and_previews_agree_with_the_fully_materialised_results(tmp_path):
+    """Without --output the result is previewed and counted, never materialised; with it, it is written in full."""
+    previewed = {outcome.name: outcome for outcome in run()}
+    written = {
+        outcome.name: outcome
+        for outcome in check.check(
+            REPO, source=str(FIXTURE_KPIS), say=lambda message: None, output=tmp_path / "all.csv"
+        )
+    }
+    assert previewed.keys() == written.keys()
+    for name, outcome in previewed.items():
+        full = written[name]
+        assert (outcome.columns, outcome.row_count) == (full.columns, full.row_count), name
+        lines = (tmp_path / f"all-{name}.csv").read_text().splitlines()
+        assert len(lines) - 1 == outcome.row_count and len(outcome.rows) == min(outcome.row_count, 10), name
+    assert any(outcome.row_count > 10 for outcome in previewed.values()), "a result longer than the preview"
