@@ -96,12 +96,37 @@ def replay(recorder: Recorder, application: Callable, say: Callable[[str], None]
     if not entries:
         return 0
     say(f"restoring state ({len(entries)} recorded requests)")
+    _resolve_real_datetime_in_cryptography()
     with freeze_time(datetime.fromtimestamp(entries[0]["time"] or time.time(), UTC)) as clock:
         for entry in entries:
             if entry["time"]:
                 clock.move_to(datetime.fromtimestamp(entry["time"], UTC))
             _serve(application, entry)
     return len(entries)
+
+
+def _resolve_real_datetime_in_cryptography() -> None:
+    """cryptography's Rust code looks `datetime.datetime` up once, on first use, and keeps it. Looked up under the
+    frozen clock it would be freezegun's class for good, and every certificate moto signs after the replay (each
+    SNS delivery to an SQS queue) would fail. Signing one small certificate first settles it on the real class."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localsage")])
+    now = datetime.now(UTC)
+    (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now)
+        .sign(key, hashes.SHA256())
+    )
 
 
 def _serve(application: Callable, entry: dict) -> None:

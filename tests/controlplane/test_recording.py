@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -77,3 +80,49 @@ def test_a_torn_last_line_is_dropped_and_old_recordings_still_replay(tmp_path):
     assert [entry["uri"] for entry in entries] == ["/old-bucket"]
     assert recorder.path.read_text().endswith("\n"), "the torn line is cut off the file"
     assert replay(recorder, moto_application(), say=lambda message: None) == 1
+
+
+AFTER_A_REPLAY = """
+import base64, json, sys, time
+from pathlib import Path
+from urllib.parse import urlencode
+from werkzeug.test import EnvironBuilder
+from localsage.controlplane.moto_app import moto_application
+from localsage.controlplane.recording import Recorder, replay
+
+def request(service, params):
+    scope = f"Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    headers = {"Host": "localhost", "Content-Type": "application/x-www-form-urlencoded",
+               "Authorization": "AWS4-HMAC-SHA256 " + scope}
+    body = base64.b64encode(urlencode(params).encode()).decode()
+    return {"method": "POST", "uri": "/", "headers": headers, "body": body}
+
+topic, queue = "arn:aws:sns:us-east-1:000000000000:t", "arn:aws:sqs:us-east-1:000000000000:q"
+recorded = [
+    request("sqs", {"Action": "CreateQueue", "QueueName": "q"}),
+    request("sns", {"Action": "CreateTopic", "Name": "t"}),
+    request("sns", {"Action": "Subscribe", "TopicArn": topic, "Protocol": "sqs", "Endpoint": queue}),
+    request("sns", {"Action": "Publish", "TopicArn": topic, "Message": "during the replay"}),
+]
+path = Path(sys.argv[1])
+path.write_text("".join(json.dumps({"time": time.time() - 60 + i, **r}) + "\\n" for i, r in enumerate(recorded)))
+application = moto_application()
+replay(Recorder(path), application, say=lambda message: None)
+after = request("sns", {"Action": "Publish", "TopicArn": topic, "Message": "after the replay"})
+environ = EnvironBuilder(path="/", method="POST", headers=after["headers"], data=base64.b64decode(after["body"]))
+statuses = []
+b"".join(application(environ.get_environ(), lambda status, headers, exc_info=None: statuses.append(status)))
+print(statuses[0])
+"""
+
+
+def test_an_sns_delivery_to_sqs_after_a_replay_is_signed_with_the_real_clock(tmp_path):
+    """A replay runs under a frozen clock; a certificate moto signed then (an SNS delivery to SQS) must not leave
+    the next one, after the replay, failing (RegisterModel's notification did, with a 500). A fresh process: the
+    clock class is settled once per process."""
+    completed = subprocess.run(
+        [sys.executable, "-c", AFTER_A_REPLAY, str(tmp_path / "recording.jsonl")],
+        env={**os.environ, "MOTO_ACCOUNT_ID": "000000000000"}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().endswith("200 OK"), completed.stdout
