@@ -68,7 +68,7 @@ class Child:
 class Server:
     listener: socket.socket
     watch: tuple[int, float] | None
-    environment: dict[str, str] = field(default_factory=lambda: protocol.import_time_environment(os.environ))
+    environment: dict[str, str]
     children: dict[int, Child] = field(default_factory=dict)
     tried: set[str] = field(default_factory=set)
     last_work: float = field(default_factory=time.monotonic)
@@ -363,6 +363,9 @@ def main(argv: list[str] | None = None) -> Request:
     # Only installed modules are ever imported here: nothing from the folder the server was started in.
     sys.path[:] = [entry for entry in sys.path if entry not in ("", os.getcwd())]
     started = time.monotonic()
+    # What the libraries read when they are imported, before they are: some also set defaults of their own
+    # (scikit-learn: KMP_DUPLICATE_LIB_OK), which a fresh step process sets again when it imports them.
+    environment = protocol.import_time_environment(os.environ)
     preload([name for name in arguments.preload.split(",") if name])
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(protocol.address(arguments.key))
@@ -371,8 +374,7 @@ def main(argv: list[str] | None = None) -> Request:
     if arguments.watch:
         pid, start = arguments.watch.split(":")
         watch = (int(pid), float(start))
-    server = Server(listener, watch)
-    environment = protocol.import_time_environment(os.environ)
+    server = Server(listener, watch, environment)
     created = psutil.Process().create_time()
     ready = round(time.monotonic() - started, 3)
     record = protocol.ServerRecord(os.getpid(), created, arguments.key, ready, environment)

@@ -49,3 +49,15 @@ def test_it_ends_on_its_own_when_its_emulator_dies(emulator, tmp_path):
     record = service.running(tmp_path / ".local", list, emulator.process(), print)
     psutil.Process(emulator.process()[0]).kill()
     assert gone_within(record.pid, 15)
+
+
+def test_a_server_that_preloaded_a_library_setting_its_own_defaults_still_forks_steps(emulator, tmp_path, monkeypatch):
+    """scikit-learn sets KMP_DUPLICATE_LIB_OK when imported: a server that preloaded it (the second emulator
+    lifetime) must compare steps with the environment from before its imports, or every step runs fresh."""
+    from localsage.runner.warm import protocol
+
+    for name in ("KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"):  # as in a shell (this process may have imported it)
+        monkeypatch.delenv(name, raising=False)
+    record = service.running(tmp_path / ".local", lambda: ["sklearn"], emulator.process(), print)
+    assert "KMP_DUPLICATE_LIB_OK" not in record.environment
+    assert protocol.fresh_reason(service.server_environment(), record.environment) is None
