@@ -9,7 +9,17 @@ from pathlib import Path
 from localsage.errors import UserError
 
 SCHEMA_FILE = Path("infra") / "kpi" / "model_kpis.json"
-GLUE_TYPES = ("string", "double", "bigint", "int", "boolean", "date", "timestamp")
+# Each Glue (Hive) column type, as DuckDB and sqlglot (Athena) name it, and as a QuickSight data set column.
+_COLUMN_TYPES = {
+    "string": ("VARCHAR", "STRING"),
+    "double": ("DOUBLE", "DECIMAL"),
+    "bigint": ("BIGINT", "INTEGER"),
+    "int": ("INTEGER", "INTEGER"),
+    "boolean": ("BOOLEAN", "BOOLEAN"),
+    "date": ("DATE", "DATETIME"),
+    "timestamp": ("TIMESTAMP", "DATETIME"),
+}
+GLUE_TYPES = tuple(_COLUMN_TYPES)
 
 
 @dataclass(frozen=True)
@@ -58,37 +68,14 @@ def load_for_project(root: Path) -> KpiSchema:
     return load(root / SCHEMA_FILE)
 
 
-# Glue (Hive) column types as DuckDB and sqlglot (Athena) name them.
-_ENGINE_TYPES = {
-    "string": "VARCHAR",
-    "double": "DOUBLE",
-    "bigint": "BIGINT",
-    "int": "INTEGER",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-}
-
-
 def engine_type(glue_type: str) -> str:
     """The SQL type (DuckDB and Athena spelling) of a Glue column type."""
-    return _ENGINE_TYPES[glue_type]
-
-
-_QUICKSIGHT_TYPES = {
-    "string": "STRING",
-    "double": "DECIMAL",
-    "bigint": "INTEGER",
-    "int": "INTEGER",
-    "boolean": "BOOLEAN",
-    "date": "DATETIME",
-    "timestamp": "DATETIME",
-}
+    return _COLUMN_TYPES[glue_type][0]
 
 
 def quicksight_type(glue_type: str) -> str:
-    """The QuickSight data set column type of a Glue column type (beside the SQL one, so both cover every type)."""
-    return _QUICKSIGHT_TYPES[glue_type]
+    """The QuickSight data set column type of a Glue column type."""
+    return _COLUMN_TYPES[glue_type][1]
 
 
 def csv_column_types(schema: KpiSchema) -> dict[str, str]:
