@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from localsage.adapters import aws
+from localsage.adapters import aws, daemons
 from localsage.runner.jobs import JobStore
 from localsage.runner.processes import alive
 from localsage.runner.records import ExecutionStore
@@ -67,17 +66,12 @@ class Plane:
             "LOCALSAGE_STATE_DIR": str(self.state_dir),
             "LOCALSAGE_ROOT": str(self.root),
         }
-        log = open(self.state_dir / "emulator" / "workers.log", "ab")  # noqa: SIM115 - the child keeps it
-        with log:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", WORKER_MODULE, *arguments],
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.state_dir,
-                start_new_session=True,
-            )
+        worker = daemons.start(
+            [sys.executable, "-m", WORKER_MODULE, *arguments],
+            log=self.state_dir / "emulator" / "workers.log",
+            env=environment,
+            cwd=self.state_dir,
+        )
         self._workers.append(worker)
         return worker.pid, psutil.Process(worker.pid).create_time()
 

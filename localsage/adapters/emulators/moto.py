@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 import psutil
 import requests
 
-from localsage.adapters import aws, companions
+from localsage.adapters import aws, companions, daemons
 from localsage.adapters.emulators.base import Emulator, Status, loopback_http
 from localsage.errors import UserError
 from localsage.facts.config import LOCAL_ACCOUNT_ID
@@ -58,7 +58,7 @@ class ServerRecord:
 
     @property
     def probe_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{PROBE_PATH}"
+        return f"{self.base_url}{PROBE_PATH}"
 
     @property
     def base_url(self) -> str:
@@ -179,16 +179,7 @@ class MotoEmulator(Emulator):
             sys.executable, "-m", SERVER_MODULE, "--port", str(port),
             "--root", str(self.root), "--state", str(self.folder.parent), "--region", self.region,
         ]  # fmt: skip
-        with open(self.log_file, "ab") as log:
-            child = subprocess.Popen(
-                command,
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                cwd=self.folder,
-            )
+        child = daemons.start(command, log=self.log_file, env=environment, cwd=self.folder)
         record = ServerRecord(
             pid=child.pid,
             create_time=psutil.Process(child.pid).create_time(),

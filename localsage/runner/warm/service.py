@@ -12,7 +12,6 @@ import fcntl
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import sysconfig
 import time
@@ -20,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from localsage.adapters import companions
+from localsage.adapters import companions, daemons
 from localsage.runner import processes
 from localsage.runner.warm import protocol
 
@@ -99,16 +98,7 @@ def _start(home: Path, key: str, preload: list[str], lifetime, say) -> protocol.
     if lifetime:
         command += ["--watch", f"{lifetime[0]}:{lifetime[1]}"]
     started = time.monotonic()
-    with open(home / "server.log", "ab") as log:
-        child = subprocess.Popen(
-            command,
-            cwd=home,
-            env=server_environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    child = daemons.start(command, log=home / "server.log", env=server_environment(), cwd=home)
     while time.monotonic() - started < READY_TIMEOUT_S:
         record = read_record(home)
         if record and record.pid == child.pid:
