@@ -18,7 +18,7 @@ class CreateModel(StepType):
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         sagemaker = context.client("sagemaker")
-        request = request_for(sagemaker, "CreateModel", arguments)
+        request = request_for(sagemaker, self.create_operation, arguments)
         request.setdefault("ModelName", context.job_name())
         arn = sagemaker.create_model(**request)["ModelArn"]
         return StepResult({"ModelName": request["ModelName"], "ModelArn": arn})

@@ -22,7 +22,7 @@ class RegisterModel(StepType):
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         sagemaker = context.client("sagemaker")
-        request = request_for(sagemaker, "CreateModelPackage", arguments)
+        request = request_for(sagemaker, self.create_operation, arguments)
         arn = sagemaker.create_model_package(**request)["ModelPackageArn"]
         described = sagemaker.describe_model_package(ModelPackageName=arn)
         properties = {
