@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from localsage.adapters import processes
 from localsage.facts.state_files import write_atomically
 
 FOLDER = "companions"
@@ -31,9 +32,9 @@ def stop(state_dir: Path, name: str) -> bool:
     except (OSError, ValueError):
         return False
     stopped = False
-    with contextlib.suppress(psutil.Error):
-        process = psutil.Process(recorded["pid"])
-        if abs(process.create_time() - recorded["started"]) <= 0.5:
+    process = processes.alive(recorded.get("pid"), recorded.get("started"))
+    if process is not None:
+        with contextlib.suppress(psutil.Error):
             process.terminate()
             try:
                 process.wait(STOP_GRACE_S)

@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 
 from localsage.adapters import aws, daemons
+from localsage.adapters.processes import alive
 from localsage.runner.jobs import JobStore
-from localsage.runner.processes import alive
 from localsage.runner.records import ExecutionStore
 from localsage.runner.run import execution_store, job_store
 

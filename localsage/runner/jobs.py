@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from localsage.adapters.processes import alive
 from localsage.facts.state_files import write_atomically
-from localsage.runner.processes import alive
 
 
 class JobStatus(StrEnum):

@@ -16,9 +16,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from localsage.adapters.processes import alive
 from localsage.errors import UserError
 from localsage.facts.state_files import write_atomically
-from localsage.runner.processes import alive
 from localsage.runner.statuses import ExecutionStatus, StepStatus
 
 

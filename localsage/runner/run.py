@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from localsage.runner import processes
+from localsage.adapters import processes
 from localsage.runner.backends.base import Backend
 from localsage.runner.cache import StepCache
 from localsage.runner.definition import PipelineDefinition

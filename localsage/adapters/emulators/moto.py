@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 import psutil
 import requests
 
-from localsage.adapters import aws, companions, daemons
+from localsage.adapters import aws, companions, daemons, processes
 from localsage.adapters.emulators.base import Emulator, Status, loopback_http
 from localsage.errors import UserError
 from localsage.facts.config import LOCAL_ACCOUNT_ID
@@ -270,13 +270,7 @@ class MotoEmulator(Emulator):
     @staticmethod
     def _own_process(record: ServerRecord) -> psutil.Process | None:
         """The recorded process, only if it is still the one we started (same PID *and* start time)."""
-        try:
-            process = psutil.Process(record.pid)
-            if abs(process.create_time() - record.create_time) > 0.5 or process.status() == psutil.STATUS_ZOMBIE:
-                return None
-            return process
-        except psutil.Error:
-            return None
+        return processes.alive(record.pid, record.create_time)
 
     @staticmethod
     def _answers(record: ServerRecord) -> bool:

@@ -22,8 +22,7 @@ import time
 from functools import cache
 from pathlib import Path
 
-import psutil
-
+from localsage.adapters import processes
 from localsage.runner.backends.base import ContainerSpec
 from localsage.runner.warm import namespace
 
@@ -175,18 +174,10 @@ class _Process:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.child.pid, signal.SIGTERM)
         deadline = time.monotonic() + TERMINATE_GRACE_S
-        while time.monotonic() < deadline and _running(self.child.pid):
+        while time.monotonic() < deadline and processes.running(self.child.pid):
             time.sleep(0.05)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.child.pid, signal.SIGKILL)
-
-
-def _running(pid: int) -> bool:
-    """True while the process runs (a zombie has ended: only its parent has not collected it yet)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _rewrite(text: str, opt_ml: Path) -> str:

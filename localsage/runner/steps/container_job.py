@@ -19,8 +19,7 @@ from typing import ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localsage.adapters import roles, s3io
-from localsage.runner import processes
+from localsage.adapters import processes, roles, s3io
 from localsage.runner.backends.base import ContainerSpec
 from localsage.runner.jobs import JobRecord, JobStatus
 from localsage.runner.records import StepRecord

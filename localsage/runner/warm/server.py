@@ -36,8 +36,8 @@ from pathlib import Path
 
 import psutil
 
+from localsage.adapters import processes
 from localsage.facts.state_files import write_atomically
-from localsage.runner import processes
 from localsage.runner.warm import imports, interpreter_exit, namespace, protocol
 
 INTERRUPTED = 130

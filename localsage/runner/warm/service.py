@@ -19,8 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from localsage.adapters import companions, daemons
-from localsage.runner import processes
+from localsage.adapters import companions, daemons, processes
 from localsage.runner.warm import protocol
 
 SERVER_MODULE = "localsage.runner.warm.server"

@@ -1,4 +1,5 @@
-"""Which process runs an execution or a job: a PID with its start time (PIDs are reused, the pair is not)."""
+"""Which process is which: a PID with its start time (PIDs are reused, the pair is not). Every check that a
+recorded process (the emulator, a runner, a companion, a step) still runs goes through here."""
 
 from __future__ import annotations
 
@@ -23,3 +24,11 @@ def alive(pid: int | None, started: float | None) -> psutil.Process | None:
         return process if same and process.status() != psutil.STATUS_ZOMBIE else None
     except psutil.Error:
         return None
+
+
+def running(pid: int) -> bool:
+    """True while the process runs, whatever started it (a zombie has ended: its parent has not collected it)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
