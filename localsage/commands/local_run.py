@@ -15,13 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from localsage.adapters import targets
-from localsage.adapters.emulators.selection import for_project
+from localsage.adapters.emulators.selection import emulator_for
 from localsage.commands.flags import split_params
 from localsage.errors import UserError
 from localsage.facts.config import check_variant, local_dir, project_root
 from localsage.operations.pipelines import upsert_pipeline
 from localsage.operations.registry import ensure_model_package_group
-from localsage.project.definitions import project_definition, upload_sample_data
+from localsage.project.definitions import kept_upload_uris, project_definition, upload_sample_data
 from localsage.runner import preflight
 from localsage.runner.backends.selection import choose
 from localsage.runner.definition import PipelineDefinition, load
@@ -55,6 +55,7 @@ def local_run(
     check_variant(variant)
     target = targets.local(root, say)
     target.warm_up(RUN_CLIENTS)
+    present: frozenset[str] = frozenset()
     if definition_file:
         definition = _load_file(definition_file)
         name = check_pipeline_name(pipeline_name or name_from_file(definition_file))
@@ -62,15 +63,14 @@ def local_run(
         name = target.config.pipeline_name(variant)
         if pipeline_name and pipeline_name != name:
             raise UserError(f"--pipeline-name {pipeline_name}: the project's {variant} pipeline is {name}")
-        definition = load(project_definition(target, variant, say))
-        upload_sample_data(target)
-        ensure_model_package_group(target, variant)
+        raw, present = prepared_project_definition(target, variant, say)
+        definition = load(raw)
     check(definition)
     check_requests(definition)
     parameters = definition.resolve_parameters(params or {})
-    preflight.check(definition, parameters, target)
+    preflight.check(definition, parameters, target, present=present)
     state_dir = local_dir(target.root)
-    lifetime = for_project(target.root, say).process()
+    lifetime = emulator_for(target.root, target.config, say).process()
     chosen_backend = choose(backend, say=say, state_dir=state_dir, lifetime=lifetime)
     say(f"local-run: {chosen_backend.describe()}")
     execution = register_execution(target, name, definition)
@@ -101,6 +101,17 @@ def stopped_by_signals() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def prepared_project_definition(target, variant: str, say: Callable[[str], None]) -> tuple[dict, frozenset[str]]:
+    """The project's definition of `variant` on the local target, with what its first execution needs, as the
+    stacks provide it in AWS (the sample data, the model package group); and the S3 URIs and the group now known
+    to exist, which pre-flight need not look up again."""
+    definition = project_definition(target, variant, say)
+    sample_data = upload_sample_data(target)
+    ensure_model_package_group(target, variant)
+    group = target.config.model_package_group(variant)
+    return definition, frozenset({*kept_upload_uris(target, variant), sample_data, group})
 
 
 def local_run_task(as_json: bool = False, params: list[str] | None = None, **options) -> None:

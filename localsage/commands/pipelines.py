@@ -8,12 +8,10 @@ from pathlib import Path
 
 from localsage.adapters import targets
 from localsage.commands.flags import split_params
-from localsage.commands.local_run import local_run
+from localsage.commands.local_run import local_run, prepared_project_definition
 from localsage.facts.config import check_variant
 from localsage.operations import pipelines
-from localsage.operations.registry import ensure_model_package_group
 from localsage.project.build import build
-from localsage.project.definitions import project_definition, upload_sample_data
 from localsage.runner import preflight
 from localsage.runner.definition import load
 from localsage.runner.orchestrator import check, check_requests
@@ -62,10 +60,8 @@ def upsert(
         say("upsert: dry run: building the pipeline definition with the SageMaker SDK (nothing is uploaded)")
         definition = build(target, variant, image_uri=image, dry_run=True).definition
     elif target.is_local:
-        definition = project_definition(target, variant, say)
-        # What its first execution needs, as the stacks provide it in AWS: any client may start it now.
-        upload_sample_data(target)
-        ensure_model_package_group(target, variant)
+        # With what its first execution needs: any client may start it now.
+        definition, _ = prepared_project_definition(target, variant, say)
     else:
         say("upsert: building the pipeline definition with the SageMaker SDK")
         definition = build(target, variant, image_uri=pipelines.deployed_step_image(target)).definition
@@ -76,7 +72,7 @@ def upsert(
     call = pipelines.upsert_request(target, name, definition, role)
     if dry_run:
         return Upserted(name, "", target.kind, call.operation == "CreatePipeline", call, dry_run=True)
-    arn, created = pipelines.upsert_pipeline(target, name, definition, role)
+    arn, created = pipelines.send(target, call)
     return Upserted(name, arn, target.kind, created, call)
 
 

@@ -44,7 +44,11 @@ def upsert_request(target, pipeline_name: str, definition: dict, role_arn: str |
 
 def upsert_pipeline(target, pipeline_name: str, definition: dict, role_arn: str | None = None) -> tuple[str, bool]:
     """Create the pipeline or update it in place (see `upsert_request`): (its ARN, whether it was new)."""
-    call = upsert_request(target, pipeline_name, definition, role_arn)
+    return send(target, upsert_request(target, pipeline_name, definition, role_arn))
+
+
+def send(target, call: PipelineRequest) -> tuple[str, bool]:
+    """Make the upsert `call`: (the pipeline's ARN, whether it was created)."""
     sagemaker = target.client("sagemaker")
     if call.operation == "UpdatePipeline":
         return sagemaker.update_pipeline(**call.request)["PipelineArn"], False
@@ -52,22 +56,26 @@ def upsert_pipeline(target, pipeline_name: str, definition: dict, role_arn: str 
 
 
 def pipeline_exists(sagemaker, pipeline_name: str) -> bool:
-    try:
-        sagemaker.describe_pipeline(PipelineName=pipeline_name)
-        return True
-    except ClientError as exc:
-        # SageMaker answers ResourceNotFound; the emulator a ValidationException saying it could not find it.
-        if exc.response["Error"]["Code"] == "ResourceNotFound" or "find" in exc.response["Error"].get("Message", ""):
-            return False
-        raise
+    return _described(sagemaker, pipeline_name) is not None
 
 
 def deployed_definition(target, pipeline_name: str) -> dict:
     """The definition SageMaker holds for `pipeline_name`; a one-line error when it was never upserted."""
-    sagemaker = target.client("sagemaker")
-    if not pipeline_exists(sagemaker, pipeline_name):
+    described = _described(target.client("sagemaker"), pipeline_name)
+    if described is None:
         raise UserError(f"pipeline {pipeline_name} does not exist in {target.kind}: run './dev upsert' first")
-    return json.loads(sagemaker.describe_pipeline(PipelineName=pipeline_name)["PipelineDefinition"])
+    return json.loads(described["PipelineDefinition"])
+
+
+def _described(sagemaker, pipeline_name: str) -> dict | None:
+    """DescribePipeline's answer, or None when there is no such pipeline."""
+    try:
+        return sagemaker.describe_pipeline(PipelineName=pipeline_name)
+    except ClientError as exc:
+        # SageMaker answers ResourceNotFound; the emulator a ValidationException saying it could not find it.
+        if exc.response["Error"]["Code"] == "ResourceNotFound" or "find" in exc.response["Error"].get("Message", ""):
+            return None
+        raise
 
 
 def quality_metric_path(definition: dict) -> str | None:

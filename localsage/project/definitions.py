@@ -22,7 +22,7 @@ from localsage.adapters import s3io
 from localsage.facts.config import check_variant, local_dir
 from localsage.facts.state_files import write_atomically
 from localsage.project import build, layout
-from localsage.project.uploads import Upload, content_addressed_prefix, content_digest
+from localsage.project.uploads import Upload, content_addressed_prefix, content_digest, uploaded_uri
 
 # The toolkit modules whose code shapes a built definition (upload layout, arguments).
 BUILD_MODULES = ("build.py", "contract.py", "sdk_session.py", "uploads.py", "layout.py")
@@ -62,6 +62,15 @@ def project_definition(target, variant: str, say: Callable[[str], None] = print)
     record = {"inputs": digests, "definition": definition, "uploads": [upload.as_dict() for upload in uploads]}
     write_atomically(cache, json.dumps(record, indent=2))
     return definition
+
+
+def kept_upload_uris(target, variant: str) -> list[str]:
+    """The S3 URIs the kept definition of `variant` uploaded (present once `project_definition` returned it)."""
+    cache = definition_cache_file(local_dir(target.root), target.config.pipeline_name(variant))
+    try:
+        return [upload["uri"] for upload in json.loads(cache.read_text(encoding="utf-8"))["uploads"]]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return []
 
 
 def input_digests(root: Path, variant: str) -> dict[str, str]:
@@ -120,7 +129,7 @@ def _refresh(target, definition: dict, uploads: list[Upload], stale: list[Upload
         for path in files:
             relative = path.name if source.is_file() else path.relative_to(source).as_posix()
             s3.upload_file(str(path), target.bucket, f"{key_prefix}/{relative}")
-        uri = f"s3://{target.bucket}/{key_prefix}" + (f"/{source.name}" if source.is_file() else "")
+        uri = uploaded_uri(target.bucket, key_prefix, source)
         text = text.replace(json.dumps(upload.uri), json.dumps(uri))
         refreshed.append(Upload(uri, upload.sdk_key_prefix, upload.source))
     return json.loads(text), refreshed

@@ -8,7 +8,7 @@ under a URI that another step of the definition writes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from botocore.exceptions import ClientError
 
@@ -28,8 +28,10 @@ def missing(
     parameters: Mapping[str, object],
     target,
     types: Mapping[str, StepType] | None = None,
+    present: Collection[str] = (),
 ) -> list[str]:
-    """One line per input or model package group that a step needs and that does not exist on `target`."""
+    """One line per input or model package group that a step needs and that does not exist on `target`;
+    `present`: URIs and groups the caller has just made or found, not looked up again."""
     types = types or step_types()
     known = {name: _known_now(step, parameters) for name, step in definition.steps.items()}
     written = [
@@ -45,13 +47,15 @@ def missing(
         step = definition.steps[name]
         step_type = types[step.type]
         for uri in step_type.input_uris(arguments):
-            if _s3(uri) and not _written_by_a_step(uri, written) and not _s3_exists(target, uri):
+            if not _s3(uri) or uri in present or _written_by_a_step(uri, written):
+                continue
+            if not _s3_exists(target, uri):
                 problems.append(
                     f"{step.where}input {uri} does not exist in {target.kind}: upload it, or point the step "
                     "(or the parameter that names it, with --param) at data that exists"
                 )
         for group in step_type.needed_groups(arguments):
-            if _checkable(group) and not _group_exists(target, group):
+            if _checkable(group) and group not in present and not _group_exists(target, group):
                 problems.append(
                     f"{step.where}model package group {group} does not exist in {target.kind}: create it "
                     f"(aws sagemaker create-model-package-group --model-package-group-name {group})"
@@ -59,9 +63,11 @@ def missing(
     return problems
 
 
-def check(definition: PipelineDefinition, parameters: Mapping[str, object], target) -> None:
+def check(
+    definition: PipelineDefinition, parameters: Mapping[str, object], target, present: Collection[str] = ()
+) -> None:
     """Refuse the run, before anything runs, when something it needs is missing (the first, and how many more)."""
-    problems = missing(definition, parameters, target)
+    problems = missing(definition, parameters, target, present=present)
     if problems:
         raise UserError(api_rules.summary(problems))
 

@@ -152,7 +152,9 @@ class MotoEmulator(Emulator):
     def reset(self) -> str:
         """Forget every bucket, object, parameter, registry entry, execution and job (the server does it, started
         first when it is not running, so the records of both kinds go together)."""
-        current = self.status() if self.status().healthy else self.up()
+        current = self.status()
+        if not current.healthy:
+            current = self.up()
         loopback_http.post(current.record.base_url + RESET_PATH, timeout=60).raise_for_status()
         return "emulator state erased" + (" (server still running)" if current.state == "running" else "")
 
