@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from localsage.facts import cdk_context
 from localsage.facts import config as project_config
 from localsage.facts import events as model_events
+from localsage.facts.state_files import append_json_line
 
 # Everything the local notification flow keeps, under the state folder; emulator.reset clears it with the rest.
 STATE_FOLDER = Path("notifications")
@@ -138,10 +139,7 @@ def model_package_changed(target, model_package_arn: str, say: Callable[[str], N
         message,
         message_id,
     )
-    ledger.parent.mkdir(parents=True, exist_ok=True)
-    with ledger.open("a", encoding="utf-8") as stream:
-        record = {key: value for key, value in delivery.__dict__.items() if key != "already_delivered"}
-        stream.write(json.dumps(record) + "\n")
+    append_json_line(ledger, {key: value for key, value in delivery.__dict__.items() if key != "already_delivered"})
     return delivery
 
 

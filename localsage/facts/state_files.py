@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -35,3 +36,10 @@ def write_atomically(path: Path, text: str) -> None:
     """Replace `path` with `text` in one step (see `replacing`)."""
     with replacing(path) as stream:
         stream.write(text)
+
+
+def append_json_line(path: Path, record: dict) -> None:
+    """Add `record` as one JSON line at the end of `path` (a ledger: readers take the complete lines)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write(json.dumps(record) + "\n")

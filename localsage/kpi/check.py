@@ -42,8 +42,9 @@ class KpiData:
     source: str
 
 
-def fetch_data(root: Path, source: Path | None, use_aws: bool, say: Callable[[str], None]) -> KpiData:
-    """The KPI files from --source DIR, else from S3 (the emulator, or AWS with --aws) via the local cache."""
+def fetch_data(root: Path, source: Path | None, use_aws: bool, say: Callable[[str], None], aws_target=None) -> KpiData:
+    """The KPI files from --source DIR, else from S3 (the emulator, or AWS with --aws: `aws_target` when the
+    caller has one already) via the local cache."""
     schema = kpi_schema.load_for_project(root)
     if source is not None:
         if not source.is_dir():
@@ -53,7 +54,7 @@ def fetch_data(root: Path, source: Path | None, use_aws: bool, say: Callable[[st
     from localsage.adapters import targets
     from localsage.kpi import sync
 
-    target = targets.real_aws(root) if use_aws else targets.local(root, say=say)
+    target = (aws_target or targets.real_aws(root)) if use_aws else targets.local(root, say=say)
     summary = sync.sync(target, say=say)
     say(
         f"KPI cache {summary.folder}: {summary.downloaded} fetched, {summary.unchanged} unchanged, "
@@ -181,27 +182,25 @@ def check(
     """
     from localsage.kpi.files import NoKpiFiles
 
+    aws_target = None
+    if use_aws and athena is None:
+        from localsage.adapters import targets
+
+        aws_target = targets.real_aws(root)
+        athena = Explainer(
+            aws_target.client("athena"), aws_target.config.glue_database, aws_target.config.athena_workgroup
+        )
     try:
-        data = fetch_data(root, Path(source) if source else None, use_aws, say)
+        data = fetch_data(root, Path(source) if source else None, use_aws, say, aws_target)
     except NoKpiFiles as missing:
         if not allow_empty:
             raise
         say(f"{missing}; --allow-empty: the queries run on an empty table (row counts not checked)")
         data = KpiData(Path(), [], "nowhere yet")
     say(f"{len(data.files)} KPI files from {data.source}")
-    if use_aws and athena is None:
-        athena = aws_explainer(root)
     if athena is not None:
         say(f"Athena: EXPLAIN of each query in workgroup {athena.workgroup} (no data scanned)")
     return run_suite(root, data, [Path(path) for path in sql_files], only, output, athena)
-
-
-def aws_explainer(root: Path) -> Explainer:
-    """Athena in the account of your credentials, in the project's Glue database and workgroup."""
-    from localsage.adapters import targets
-
-    config = project_config.load(root)
-    return Explainer(targets.real_aws(root).client("athena"), config.glue_database, config.athena_workgroup)
 
 
 def failure_lines(outcomes: list[QueryOutcome], root: Path) -> list[str]:

@@ -13,6 +13,7 @@ import json
 from localsage.adapters.local_events import DELIVERY_ID_ATTRIBUTE, STATE_FOLDER, inbox_queue_name
 from localsage.errors import UserError
 from localsage.facts.config import local_dir
+from localsage.facts.state_files import append_json_line
 
 MAILBOX = STATE_FOLDER / "inbox.jsonl"
 
@@ -51,7 +52,7 @@ def delivered_messages(target) -> list[dict[str, str]]:
                     "message_id": envelope["MessageId"],
                     "message": envelope["Message"],
                 }
-                _append(mailbox, {"delivery_id": delivery_id, **kept[delivery_id]})
+                append_json_line(mailbox, {"delivery_id": delivery_id, **kept[delivery_id]})
         # Deleted only once kept in the mailbox: a reader that dies in between reads them again, once.
         sqs.delete_message_batch(
             QueueUrl=queue_url,
@@ -73,9 +74,3 @@ def _read_mailbox(path) -> dict[str, dict]:
         except (ValueError, KeyError, AttributeError):
             continue  # cut short by a crash before its message was deleted: the next read keeps it again
     return kept
-
-
-def _append(path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as stream:
-        stream.write(json.dumps(record) + "\n")
