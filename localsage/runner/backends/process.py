@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from localsage.adapters import processes
+from localsage.facts.state_files import replacing
 from localsage.runner.backends.base import ContainerSpec
 from localsage.runner.warm import namespace
 
@@ -62,14 +63,18 @@ PIP_REFUSAL = (
 def tools_folder(state_dir: Path) -> Path:
     """`pip` and `pip3` for the steps' PATH: SageMaker's training driver requires them to exist, and a step that
     really calls them gets the reason it cannot."""
-    folder = state_dir / "runner" / "bin"
-    folder.mkdir(parents=True, exist_ok=True)
-    text = f"#!/bin/sh\necho '{PIP_REFUSAL}' >&2\nexit 1\n"
-    for name in ("pip", "pip3"):
+    refusal = f"#!/bin/sh\necho '{PIP_REFUSAL}' >&2\nexit 1\n"
+    return write_scripts(state_dir / "runner" / "bin", ("pip", "pip3"), refusal)
+
+
+def write_scripts(folder: Path, names: tuple[str, ...], text: str) -> Path:
+    """Executable scripts `folder/<name>` holding `text`, rewritten only when they differ (whole, even with
+    two runs starting at once); the folder."""
+    for name in names:
         path = folder / name
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            path.chmod(0o755)
+            with replacing(path, mode=0o755) as stream:
+                stream.write(text)
     return folder
 
 

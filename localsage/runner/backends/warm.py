@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from localsage.runner.backends.base import ContainerSpec
-from localsage.runner.backends.process import ProcessBackend, isolation_name
+from localsage.runner.backends.process import ProcessBackend, isolation_name, write_scripts
 from localsage.runner.warm import imports, protocol, service
 
 PYTHON_NAMES = ("python", "python3", f"python3.{sys.version_info.minor}")
@@ -60,14 +60,5 @@ def _installed_imports(spec: ContainerSpec) -> list[str]:
 
 def _write_shims(folder: Path) -> Path:
     """`python` and its aliases as the launcher (what a step's PATH and command call)."""
-    folder.mkdir(parents=True, exist_ok=True)
     launcher = Path(protocol.__file__).with_name("launcher.py")
-    text = f'#!/bin/sh\nexec "{sys.executable}" -I -S "{launcher}" "$@"\n'
-    for name in PYTHON_NAMES:
-        path = folder / name
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            temporary = folder / f".{name}.tmp"
-            temporary.write_text(text, encoding="utf-8")
-            temporary.chmod(0o755)
-            temporary.replace(path)
-    return folder
+    return write_scripts(folder, PYTHON_NAMES, f'#!/bin/sh\nexec "{sys.executable}" -I -S "{launcher}" "$@"\n')

@@ -29,7 +29,7 @@ def main(arguments: list[str]) -> None:
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         connection.connect(protocol.address(key))
-        fds = _open_fds(exclude=connection.fileno())
+        fds = protocol.open_fds(exclude=connection.fileno())
         if len(fds) > protocol.MAX_FDS:
             raise OSError("more descriptors than one message carries")
         request = {"argv": arguments, "cwd": os.getcwd(), "env": dict(os.environ), "fds": fds}
@@ -55,20 +55,6 @@ def main(arguments: list[str]) -> None:
             signal.signal(message["signal"], signal.SIG_DFL)
             os.kill(os.getpid(), message["signal"])
             os._exit(128 + message["signal"])
-
-
-def _open_fds(exclude: int) -> list[int]:
-    fds = []
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd == exclude:
-            continue
-        try:
-            os.fstat(fd)
-        except OSError:
-            continue  # the listing's own descriptor, closed by now
-        fds.append(fd)
-    return sorted(fds)
 
 
 def _become_fresh(arguments: list[str]) -> None:

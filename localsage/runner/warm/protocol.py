@@ -12,6 +12,7 @@ becomes a fresh interpreter), then {"exit": code} or {"signal": n} when the chil
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -111,3 +112,18 @@ def fresh_reason(step: Mapping[str, str], warm: Mapping[str, str], declared: Map
         if not name.startswith(CONTRACT_PREFIXES) and name not in OWN_VARIABLES:
             return f"the job sets {name}, which a library may read when it is imported"
     return None
+
+
+def open_fds(exclude: int | None = None) -> list[int]:
+    """This process's open descriptors, in order (but `exclude`)."""
+    fds = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd == exclude:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue  # the listing's own descriptor, closed by now
+        fds.append(fd)
+    return sorted(fds)

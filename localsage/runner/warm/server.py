@@ -284,18 +284,7 @@ def _take_descriptors(received: list[int], numbers: list[int]) -> None:
     for source, number in zip(parked, numbers, strict=True):
         os.dup2(source, number)
     _close_all(parked)
-    _close_all([fd for fd in _open_fds() if fd not in numbers])
-
-
-def _open_fds() -> list[int]:
-    found = []
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            os.fstat(int(name))
-        except OSError:
-            continue
-        found.append(int(name))
-    return found
+    _close_all([fd for fd in protocol.open_fds() if fd not in numbers])
 
 
 def _reseed() -> None:
