@@ -11,26 +11,18 @@ from localsage.adapters import api_rules
 from localsage.controlplane.plane import Plane
 from localsage.controlplane.protocol import invalid, not_found, page
 from localsage.runner.jobs import JobRecord, JobStatus
+from localsage.runner.steps.registry import job_step_types
 
-# Per kind: the name field of its requests, the ARN resource, the step type that runs it, and its Describe* shape's
-# required members with a value while the job has not set them.
-KINDS = {
+# Per kind (see job_step_types): its Describe* shape's required members with a value while the job has not set them.
+DESCRIBE_DEFAULTS = {
     "TrainingJob": {
-        "arn": "training-job",
-        "step_type": "Training",
-        "defaults": {
-            "ModelArtifacts": {"S3ModelArtifacts": ""},
-            "SecondaryStatus": "Starting",
-            "ResourceConfig": {"InstanceType": "local", "InstanceCount": 1, "VolumeSizeInGB": 1},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
-        },
+        "ModelArtifacts": {"S3ModelArtifacts": ""},
+        "SecondaryStatus": "Starting",
+        "ResourceConfig": {"InstanceType": "local", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
     },
     "ProcessingJob": {
-        "arn": "processing-job",
-        "step_type": "Processing",
-        "defaults": {
-            "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "local", "VolumeSizeInGB": 1}}
-        },
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "local", "VolumeSizeInGB": 1}}
     },
 }
 SECONDARY = {
@@ -50,7 +42,8 @@ def create(kind: str):
             raise invalid(api_rules.summary(refused))
         if plane.jobs.find(kind, name):
             raise invalid(f"{kind} {name} already exists: job names are unique")
-        job = JobRecord(kind=kind, name=name, arn=plane.arn(f"{KINDS[kind]['arn']}/{name.lower()}"), request=request)
+        arn = plane.arn(f"{job_step_types()[kind].arn_resource}/{name.lower()}")
+        job = JobRecord(kind=kind, name=name, arn=arn, request=request)
         plane.jobs.save(job)
         job.runner_pid, job.runner_started = plane.launch("job", kind, name)
         plane.jobs.save(job)
@@ -115,7 +108,7 @@ def described(job: JobRecord) -> dict:
     """The job as Describe<Kind> answers: its request, what it produced, its status and times."""
     kind = job.kind
     document = {
-        **KINDS[kind]["defaults"],
+        **DESCRIBE_DEFAULTS[kind],
         **job.properties,
         # The request in the API's own shapes (the properties hold lists as maps, for pipeline references).
         **{key: value for key, value in job.request.items() if key != "Tags"},
@@ -142,7 +135,7 @@ def described(job: JobRecord) -> dict:
 
 OPERATIONS = {
     f"{verb}{kind}{suffix}": handler(kind)
-    for kind in KINDS
+    for kind in DESCRIBE_DEFAULTS
     for verb, suffix, handler in (
         ("Create", "", create),
         ("Describe", "", describe),

@@ -27,7 +27,7 @@ from localsage.runner.jobs import JobStatus
 from localsage.runner.orchestrator import Execution
 from localsage.runner.run import execution_store, job_store, run
 from localsage.runner.steps.base import ExecutionStopped, StepContext
-from localsage.runner.steps.registry import step_types
+from localsage.runner.steps.registry import job_step_types
 
 PARENT_CHECK_S = 0.5
 say = functools.partial(print, flush=True)  # into the emulator's workers.log
@@ -79,7 +79,7 @@ def run_job(target, state_dir, backend, kind: str, name: str) -> None:
     """A standalone job: its request is the arguments of one step of its type, run as a pipeline would run it."""
     jobs = job_store(state_dir)
     job = jobs.find(kind, name)
-    step_type = next(step_type for step_type in step_types().values() if getattr(step_type, "job_kind", None) == kind)
+    step_type = job_step_types()[kind]
     step = Step(name=name, type=step_type.type_name, arguments=job.request, path=f"{kind} {name}")
     try:
         step_type.check(step)
