@@ -26,6 +26,7 @@ from localsage.controlplane.plane import Plane
 from localsage.controlplane.protocol import ServiceError, error_response, invalid, json_response, operation
 from localsage.controlplane.recording import Recorder, buffered_body, is_read, replay
 from localsage.facts.config import LOCAL_ACCOUNT_ID
+from localsage.runner.run import executions_dir, job_store
 
 OPERATIONS = {**executions.OPERATIONS, **jobs.OPERATIONS}
 OWN_PREFIX = "/_localsage/"
@@ -83,11 +84,7 @@ class EmulatorApplication:
 
 def forget(state_dir: Path) -> None:
     """The local records of what the emulator held (they mean nothing once its state is gone)."""
-    for folder in (
-        state_dir / "runner" / "executions",
-        state_dir / "runner" / "jobs",
-        state_dir / local_events.STATE_FOLDER,
-    ):
+    for folder in (executions_dir(state_dir), job_store(state_dir).folder, state_dir / local_events.STATE_FOLDER):
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -92,7 +92,7 @@ def run_job(target, state_dir, backend, kind: str, name: str) -> None:
         execution_id=name,
         pipeline_name="",
         target=target,
-        work_dir=state_dir / "runner" / "jobs" / kind / name,
+        work_dir=jobs.folder / kind / name,
         backend=backend,
         say=say,
         jobs=jobs,

@@ -355,7 +355,8 @@ def main(argv: list[str] | None = None) -> Request:
     # What the libraries read when they are imported, before they are: some also set defaults of their own
     # (scikit-learn: KMP_DUPLICATE_LIB_OK), which a fresh step process sets again when it imports them.
     environment = protocol.import_time_environment(os.environ)
-    preload([name for name in arguments.preload.split(",") if name])
+    preloaded = [name for name in arguments.preload.split(",") if name]
+    preload(preloaded)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(protocol.address(arguments.key))
     listener.listen(64)
@@ -363,7 +364,7 @@ def main(argv: list[str] | None = None) -> Request:
     if arguments.watch:
         pid, start = arguments.watch.split(":")
         watch = (int(pid), float(start))
-    server = Server(listener, watch, environment)
+    server = Server(listener, watch, environment, tried=set(preloaded))
     created = psutil.Process().create_time()
     ready = round(time.monotonic() - started, 3)
     record = protocol.ServerRecord(os.getpid(), created, arguments.key, ready, environment)
