@@ -208,27 +208,17 @@ _APPROVAL_HELP = {
 @task(help=dict(_APPROVAL_HELP))  # a copy each: invoke pops the entries it uses
 def approve(c, variant="experimental", version=None, reason=None, aws=False):
     """Approve a model version (default: the newest pending one); locally this also sends its notification."""
-    console.run(
-        registry_commands.approval_task,
-        ApprovalStatus.APPROVED,
-        variant=variant,
-        version=version,
-        reason=reason,
-        use_aws=aws,
-    )
+    _change_approval(ApprovalStatus.APPROVED, variant, version, reason, aws)
 
 
 @task(help=dict(_APPROVAL_HELP))  # a copy each: invoke pops the entries it uses
 def reject(c, variant="experimental", version=None, reason=None, aws=False):
     """Reject a model version (default: the newest pending one), with a reason."""
-    console.run(
-        registry_commands.approval_task,
-        ApprovalStatus.REJECTED,
-        variant=variant,
-        version=version,
-        reason=reason,
-        use_aws=aws,
-    )
+    _change_approval(ApprovalStatus.REJECTED, variant, version, reason, aws)
+
+
+def _change_approval(status, variant, version, reason, aws) -> None:
+    console.run(registry_commands.approval_task, status, variant=variant, version=version, reason=reason, use_aws=aws)
 
 
 @task(help={"json": "Print the messages as JSON."})
