@@ -40,6 +40,7 @@ local_run_commands = _lazy("localsage.commands.local_run")
 pipeline_commands = _lazy("localsage.commands.pipelines")
 project_commands = _lazy("localsage.commands.project")
 registry_commands = _lazy("localsage.commands.registry")
+step_commands = _lazy("localsage.commands.steps")
 
 
 @task(
@@ -155,6 +156,27 @@ def local_run(
 def executions(c, id=None, json=False):
     """List local executions, newest first, or show one execution's steps (--id)."""
     console.run(local_run_commands.executions_task, id, as_json=json)
+
+
+@task(help={"json": "Print as JSON."})
+def steps(c, json=False):
+    """List every SageMaker Pipelines step type and how the local runner runs it (or why it does not)."""
+    console.run(step_commands.steps_task, as_json=json)
+
+
+@task(
+    iterable=["output"],
+    help={
+        "token": "The step's callback token (10 characters, printed when the step started).",
+        "success": "Answer SendPipelineExecutionStepSuccess.",
+        "failure": "Answer SendPipelineExecutionStepFailure.",
+        "output": "An output parameter of the step, Name=Value (repeatable, with --success).",
+        "reason": "The failure reason (with --failure).",
+    },
+)
+def callback(c, token, success=False, failure=False, output=None, reason=None):
+    """Answer the Callback step waiting for TOKEN (printed when it started), through the emulator's SageMaker API."""
+    console.run(pipeline_commands.callback_task, token, success, failure, output, reason)
 
 
 _VARIANT_HELP = "experimental (default) or stable: picks the pipeline and its model package group."
@@ -339,6 +361,8 @@ namespace = Collection(
     executions,
     upsert,
     start,
+    callback,
+    steps,
     models,
     approve,
     reject,

@@ -1,6 +1,7 @@
 """The Abalone pipeline, built with the SageMaker Python SDK v3.
 
-Preprocess -> Train -> Evaluate -> CheckQuality -> RegisterModel (rmse <= RmseThreshold), else Fail.
+Preprocess -> Train -> Evaluate -> CheckQuality -> RegisterModel (rmse <= RmseThreshold), else Fail;
+beside Evaluate, Train -> CreateModel -> ScoreTest (batch transform of the test split: rings, prediction).
 
 The same shape as the `pipeline.py` of SageMaker's model-build project template: parameters, steps and
 `get_pipeline(...)`. Whoever builds the pipeline (the workbench locally and in CodeBuild, or a notebook)
@@ -13,6 +14,7 @@ from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
 from sagemaker.core.processing import ScriptProcessor
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
 from sagemaker.core.training.configs import Compute, InputData, SourceCode
+from sagemaker.core.transformer import Transformer
 from sagemaker.core.workflow.conditions import ConditionLessThanOrEqualTo
 from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join, JsonGet
@@ -22,7 +24,7 @@ from sagemaker.mlops.workflow.condition_step import ConditionStep
 from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.model_step import ModelStep
 from sagemaker.mlops.workflow.pipeline import Pipeline
-from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, TransformStep
 from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train import ModelTrainer
 
@@ -34,6 +36,8 @@ HYPERPARAMETERS = {"n_estimators": 300, "max_depth": 3, "learning_rate": 0.05, "
 # The sample data gives rmse ~2.34 on the test split; a model predicting the mean scores ~3.2.
 RMSE_THRESHOLD = 3.0
 INSTANCE_TYPE = "ml.m5.large"
+# The Train step puts the serving handlers into the model artefact (scripts/inference.py -> code/).
+SERVING_ENVIRONMENT = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
 
 
 def get_pipeline(
@@ -92,7 +96,7 @@ def get_pipeline(
         step_args=processor("preprocess").run(
             code=os.path.join(SCRIPTS_DIR, "preprocess.py"),
             inputs=[s3_input("raw", input_data, f"{PROCESSING}/input")],
-            outputs=[s3_output(split, f"{PROCESSING}/{split}", f"{outputs}/{split}") for split in SPLITS],
+            outputs=[s3_output(split, f"{PROCESSING}/{split}", f"{outputs}/{split}") for split in (*SPLITS, "batch")],
             arguments=["--input", f"{PROCESSING}/input", "--output-dir", PROCESSING],
         ),
         cache_config=cache,
@@ -165,12 +169,44 @@ def get_pipeline(
         on="/",
         values=[evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, "evaluation.json"],
     )
-    model = ModelBuilder(
-        s3_model_data_url=model_data, image_uri=image_uri, role_arn=role, sagemaker_session=sagemaker_session
+
+    def model():
+        return ModelBuilder(
+            s3_model_data_url=model_data,
+            image_uri=image_uri,
+            role_arn=role,
+            env_vars=SERVING_ENVIRONMENT,
+            sagemaker_session=sagemaker_session,
+        )
+
+    create_model = ModelStep(name="CreateModel", step_args=model().build())
+    transformer = Transformer(
+        model_name=create_model.properties.ModelName,
+        instance_count=1,
+        instance_type=INSTANCE_TYPE,
+        strategy="MultiRecord",
+        assemble_with="Line",
+        accept="text/csv",
+        output_path=f"{outputs}/scores",
+        base_transform_job_name=f"{base_job_prefix}-score",
+        sagemaker_session=sagemaker_session,
+    )
+    # Each row of the batch split is `rings, features...`: the model gets the features, the output keeps the
+    # label beside the prediction.
+    score = TransformStep(
+        name="ScoreTest",
+        step_args=transformer.transform(
+            data=preprocess.properties.ProcessingOutputConfig.Outputs["batch"].S3Output.S3Uri,
+            content_type="text/csv",
+            split_type="Line",
+            input_filter="$[1:]",
+            join_source="Input",
+            output_filter="$[0,-1]",
+        ),
     )
     register = ModelStep(
         name="RegisterModel",
-        step_args=model.register(
+        step_args=model().register(
             model_package_group_name=model_package_group_name,
             content_types=["text/csv"],
             response_types=["text/csv"],
@@ -195,6 +231,6 @@ def get_pipeline(
     return Pipeline(
         name=pipeline_name,
         parameters=[input_data, rmse_threshold, approval_status, processing_instance_type, training_instance_type],
-        steps=[preprocess, train, evaluate, check],
+        steps=[preprocess, train, evaluate, check, create_model, score],
         sagemaker_session=sagemaker_session,
     )

@@ -1,7 +1,8 @@
-"""`./dev bench runner`: local-run against the floor (the three step scripts as plain processes).
+"""`./dev bench runner`: local-run against the floor (the step scripts as plain processes).
 
 Configurations, alternated over the rounds, all on a private copy of the project with its own emulator:
-- floor:  preprocess.py, train.py, evaluate.py as plain `python` processes, in order, same arguments;
+- floor:  preprocess.py, train.py, evaluate.py and the batch scoring (`score_by_hand.py`, the model's own
+          inference handlers) as plain `python` processes, in order, same arguments;
 - cold:   `invoke local-run --no-cache` (every step runs, forked from the warm interpreter, the default here;
           the definition is unchanged, so it is reused);
 - fresh:  the same with LOCALSAGE_ISOLATION=fresh (each step `python` a fresh interpreter);
@@ -137,7 +138,7 @@ class BenchProject:
         return measurement
 
     def floor(self, round_number: int) -> harness.Measurement:
-        """The same work with nothing around it: three plain processes on local files."""
+        """The same work with nothing around it: four plain processes on local files."""
         if self.work.exists():
             shutil.rmtree(self.work)
         self.work.mkdir()
@@ -177,6 +178,11 @@ class BenchProject:
             "--threshold", str(self.definition_parameter("RmseThreshold")),
         ]  # fmt: skip
         parts.append(harness.run_command(evaluate, self.work, self.env, "floor evaluate.py")[0])
+        score = [
+            python, str(Path(__file__).with_name("score_by_hand.py")), str(scripts), str(self.work / "model"),
+            str(self.work / "batch" / "batch.csv"), str(self.work / "scores.csv"),
+        ]  # fmt: skip
+        parts.append(harness.run_command(score, self.work, self.env, "floor scoring")[0])
         return harness.combine(parts)
 
     def _definition(self) -> dict:

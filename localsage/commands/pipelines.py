@@ -6,9 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from localsage.adapters import targets
 from localsage.commands.flags import split_params
 from localsage.commands.local_run import local_run, prepared_project_definition
+from localsage.errors import UserError
 from localsage.facts.config import check_variant
 from localsage.operations import pipelines
 from localsage.project.build import build
@@ -118,3 +121,36 @@ def start_task(params: list[str] | None = None, **options) -> None:
         console.print(started, markup=False)
     else:
         finish_execution(started)
+
+
+def answer_callback(
+    token: str,
+    success: bool,
+    outputs: list[str] | None = None,
+    reason: str | None = None,
+    root: Path | None = None,
+    say: Callable[[str], None] = print,
+) -> str:
+    """Answer a waiting Callback step through the emulator's SageMaker API, as any client would; the ARN of the
+    execution it belongs to."""
+    parameters = [{"Name": name, "Value": value} for name, value in split_params(outputs, "--output").items()]
+    sagemaker = targets.local(root, say).client("sagemaker")
+    try:
+        if success:
+            answer = sagemaker.send_pipeline_execution_step_success(CallbackToken=token, OutputParameters=parameters)
+        else:
+            answer = sagemaker.send_pipeline_execution_step_failure(
+                CallbackToken=token, **({"FailureReason": reason} if reason else {})
+            )
+    except ClientError as exc:
+        raise UserError(f"callback {token}: {exc.response['Error']['Message']}") from None
+    return answer["PipelineExecutionArn"]
+
+
+def callback_task(token: str, success: bool, failure: bool, outputs: list[str] | None, reason: str | None) -> None:
+    if success == failure:
+        raise UserError("callback: give exactly one of --success and --failure")
+    if failure and outputs:
+        raise UserError("callback: --output goes with --success (a failed step has no outputs)")
+    arn = answer_callback(token, success, outputs, reason, say=say)
+    say(f"callback {token}: answered {'success' if success else 'failure'} for {arn}")

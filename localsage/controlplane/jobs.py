@@ -24,6 +24,13 @@ DESCRIBE_DEFAULTS = {
     "ProcessingJob": {
         "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "local", "VolumeSizeInGB": 1}}
     },
+    "TransformJob": {"TransformResources": {"InstanceType": "local", "InstanceCount": 1}},
+}
+# Per kind: the Describe* members of its start and end times.
+TIMES = {
+    "TrainingJob": ("TrainingStartTime", "TrainingEndTime"),
+    "ProcessingJob": ("ProcessingStartTime", "ProcessingEndTime"),
+    "TransformJob": ("TransformStartTime", "TransformEndTime"),
 }
 SECONDARY = {
     JobStatus.IN_PROGRESS: "Training",
@@ -84,7 +91,7 @@ def list_jobs(kind: str):
                 f"{kind}Status": str(job.status),
             }
             if job.ended is not None:
-                summary[f"{'Training' if kind == 'TrainingJob' else 'Processing'}EndTime"] = job.ended
+                summary[TIMES[kind][1]] = job.ended
             if job.failure:
                 summary["FailureReason"] = job.failure
             summaries.append(summary)
@@ -118,11 +125,7 @@ def described(job: JobRecord) -> dict:
         "CreationTime": job.created,
         "LastModifiedTime": job.last_modified,
     }
-    start, end = (
-        ("TrainingStartTime", "TrainingEndTime")
-        if kind == "TrainingJob"
-        else ("ProcessingStartTime", "ProcessingEndTime")
-    )
+    start, end = TIMES[kind]
     document[start] = job.created
     if job.ended is not None:
         document[end] = job.ended

@@ -1,6 +1,9 @@
 """moto's WSGI application, built as `python -m moto.server` builds it, and moto's IAM authorization switched on for
-the requests an assumed role signs: the one place the control plane relies on moto's server module and settings.
-tests/controlplane/test_moto_app.py fails loudly, naming the moto version, if either moves.
+the requests an assumed role signs: the one place the control plane relies on moto's server module, settings and
+backends. tests/controlplane/test_moto_app.py fails loudly, naming the moto version, if any of them moves.
+
+Lambda code: moto keeps a function's zip package but its GetFunction gives no location to download it from (AWS
+gives a presigned URL); `lambda_code` reads the package from moto's Lambda backend, for the emulator to serve.
 
 Authorization: moto checks a request's signature and its principal's policies when its documented setting
 `INITIAL_NO_AUTH_ACTION_COUNT` (the one `/moto-api/reset-auth` sets) is 0, for every request at once. Here it is 0
@@ -17,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from moto import settings
+from moto.awslambda.exceptions import LambdaClientError
+from moto.awslambda.models import lambda_backends
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 TESTED_MOTO_VERSION = "5.2.5"
@@ -30,6 +35,15 @@ ENFORCING = 0
 def moto_application():
     """Every moto backend behind one WSGI application, dispatched by host and path as the moto server does."""
     return RoleAuthorization(DomainDispatcherApplication(create_backend_app))
+
+
+def lambda_code(account: str, region: str, function: str, qualifier: str | None) -> bytes | None:
+    """The zip package of a function moto holds, or None when it has none (an image function, or no such one)."""
+    try:
+        found = lambda_backends[account][region].get_function(function, qualifier)
+    except LambdaClientError:
+        return None
+    return found.code_bytes or None
 
 
 class RoleAuthorization:

@@ -14,9 +14,10 @@ import psutil
 
 from localsage.adapters import aws, daemons
 from localsage.adapters.processes import alive
+from localsage.runner.callbacks import CallbackStore
 from localsage.runner.jobs import JobStore
 from localsage.runner.records import ExecutionStore
-from localsage.runner.run import execution_store, job_store
+from localsage.runner.run import callback_store, execution_store, job_store
 
 WORKER_MODULE = "localsage.controlplane.worker"
 STOP_REQUESTED = "stop-requested"
@@ -40,6 +41,10 @@ class Plane:
     @property
     def jobs(self) -> JobStore:
         return job_store(self.state_dir)
+
+    @property
+    def callbacks(self) -> CallbackStore:
+        return callback_store(self.state_dir)
 
     def arn(self, resource: str) -> str:
         return f"arn:aws:sagemaker:{self.region}:{self.account}:{resource}"

@@ -10,28 +10,33 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from werkzeug.serving import make_server
+from werkzeug.wrappers import Request
 
 from localsage.adapters import local_events
-from localsage.controlplane import executions, jobs
-from localsage.controlplane.moto_app import REQUEST_HANDLER, moto_application
+from localsage.controlplane import callbacks, executions, jobs
+from localsage.controlplane.moto_app import REQUEST_HANDLER, lambda_code, moto_application
 from localsage.controlplane.plane import Plane
 from localsage.controlplane.protocol import ServiceError, error_response, invalid, json_response, operation
 from localsage.controlplane.recording import Recorder, buffered_body, is_read, replay
 from localsage.facts.config import LOCAL_ACCOUNT_ID
-from localsage.runner.run import executions_dir, job_store
+from localsage.runner.run import callback_store, executions_dir, job_store
 
-OPERATIONS = {**executions.OPERATIONS, **jobs.OPERATIONS}
+OPERATIONS = {**executions.OPERATIONS, **jobs.OPERATIONS, **callbacks.OPERATIONS}
 OWN_PREFIX = "/_localsage/"
 HEALTH_PATH = OWN_PREFIX + "health"
 RESET_PATH = OWN_PREFIX + "reset"
+LAMBDA_CODE_PREFIX = OWN_PREFIX + "lambda-code/"
+GET_FUNCTION = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)$")
 REAP_EVERY_S = 5.0
 
 
@@ -49,6 +54,8 @@ class EmulatorApplication:
         body = buffered_body(environ)
         if name in OPERATIONS:
             return self._control_plane(name, body, start_response)
+        if environ["REQUEST_METHOD"] == "GET" and GET_FUNCTION.match(path):
+            return self._get_function(environ, start_response)
         if not path.startswith("/moto-api/") and not is_read(environ["REQUEST_METHOD"], name, body):
             self.recorder.record(environ, body)
         return self.moto(environ, start_response)
@@ -64,7 +71,41 @@ class EmulatorApplication:
         except ValueError as exc:
             return error_response(start_response, invalid(f"{name}: {exc}"))
 
+    def _get_function(self, environ: dict, start_response):
+        """moto's GetFunction, with the code location AWS gives (a URL the package downloads from, here ours)."""
+        captured: list = []
+        body = b"".join(self.moto(environ, lambda status, headers, *rest: captured.append((status, headers))))
+        status, headers = captured[0]
+        if status.startswith("200"):
+            function = json.loads(body)
+            configuration = function.get("Configuration", {})
+            if configuration.get("PackageType", "Zip") == "Zip":
+                _, region, account = configuration["FunctionArn"].split(":")[2:5]
+                qualifier = Request(environ).args.get("Qualifier", "")
+                location = (
+                    f"http://{environ['HTTP_HOST']}{LAMBDA_CODE_PREFIX}{account}/{region}/"
+                    f"{quote(configuration['FunctionName'])}" + (f"?Qualifier={quote(qualifier)}" if qualifier else "")
+                )
+                function["Code"] = {"RepositoryType": "S3", "Location": location}
+                body = json.dumps(function).encode()
+                headers = [(key, value) for key, value in headers if key.lower() != "content-length"]
+                headers.append(("Content-Length", str(len(body))))
+        start_response(status, headers)
+        return [body]
+
+    def _lambda_code(self, path: str, environ: dict, start_response):
+        account, region, function = path.removeprefix(LAMBDA_CODE_PREFIX).split("/", 2)
+        code = lambda_code(account, region, function, Request(environ).args.get("Qualifier") or None)
+        if code is None:
+            return error_response(
+                start_response, ServiceError("NotFound", f"function {function} has no zip package", 404)
+            )
+        start_response("200 OK", [("Content-Type", "application/zip"), ("Content-Length", str(len(code)))])
+        return [code]
+
     def _own(self, path: str, environ: dict, start_response):
+        if path.startswith(LAMBDA_CODE_PREFIX) and path.count("/") >= 5:
+            return self._lambda_code(path, environ, start_response)
         if path == HEALTH_PATH:
             return json_response(start_response, 200, {"ready": True})
         if path == RESET_PATH and environ["REQUEST_METHOD"] == "POST":
@@ -84,7 +125,8 @@ class EmulatorApplication:
 
 def forget(state_dir: Path) -> None:
     """The local records of what the emulator held (they mean nothing once its state is gone)."""
-    for folder in (executions_dir(state_dir), job_store(state_dir).folder, state_dir / local_events.STATE_FOLDER):
+    folders = (executions_dir(state_dir), job_store(state_dir).folder, callback_store(state_dir).folder)
+    for folder in (*folders, state_dir / local_events.STATE_FOLDER):
         shutil.rmtree(folder, ignore_errors=True)
 
 

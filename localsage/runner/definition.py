@@ -389,10 +389,15 @@ def _load_property_files(raw: object, where: str) -> dict[str, PropertyFile]:
     return files
 
 
-def validate(definition: PipelineDefinition, step_properties: Mapping[str, frozenset[str]]) -> None:
+def validate(
+    definition: PipelineDefinition,
+    step_properties: Mapping[str, frozenset[str]],
+    not_run: Mapping[str, str] | None = None,
+) -> None:
     """Fail before anything runs on what the local runner cannot do.
 
-    `step_properties` maps each step type the runner runs to the top-level properties its steps expose.
+    `step_properties` maps each step type the runner runs to the top-level properties its steps expose;
+    `not_run` says why each other known step type does not run.
     Checks, naming the step and JSON path: unsupported step types, DependsOn triggers other than Completed,
     expressions or conditions the evaluator does not know, references to unknown steps, parameters, property
     files or properties, and cycles.
@@ -400,9 +405,10 @@ def validate(definition: PipelineDefinition, step_properties: Mapping[str, froze
     supported = ", ".join(sorted(step_properties))
     for step in definition.steps.values():
         if step.type not in step_properties:
+            reason = (not_run or {}).get(step.type, "it is not a SageMaker Pipelines step type")
             raise DefinitionError(
-                f"step {step.name} has type {step.type}, which the local runner does not support yet; "
-                f"supported: {supported}"
+                f"step {step.name} has type {step.type}, which the local runner does not run ({reason}); "
+                f"it runs: {supported}"
             )
         for upstream, trigger in step.depends_on.items():
             _check_step_exists(definition, upstream, f"{step.where}DependsOn")

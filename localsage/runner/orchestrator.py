@@ -21,13 +21,14 @@ from typing import Protocol
 from localsage.adapters import api_rules, s3io
 from localsage.runner.backends.base import Backend
 from localsage.runner.cache import CacheEntry, StepCache, cache_key
+from localsage.runner.callbacks import CallbackStore
 from localsage.runner.definition import PipelineDefinition, Step, property_file_locator, validate
 from localsage.runner.expressions import EXECUTION_VARIABLES, Context, DefinitionError, EvaluationError, resolve
 from localsage.runner.jobs import JobStore
 from localsage.runner.records import ExecutionRecord, ExecutionStore, StepRecord
 from localsage.runner.statuses import ExecutionStatus, StepStatus
 from localsage.runner.steps.base import ExecutionStopped, StepContext, StepFailed, StepType, job_name
-from localsage.runner.steps.registry import step_types
+from localsage.runner.steps.registry import NOT_RUN, step_types
 
 
 @dataclass
@@ -72,7 +73,7 @@ class Unobserved:
 def check(definition: PipelineDefinition, types: Mapping[str, StepType] | None = None) -> None:
     """Everything that can be refused before a step runs: step types, expressions, each type's own checks."""
     types = types or step_types()
-    validate(definition, {name: step_type.property_names() for name, step_type in types.items()})
+    validate(definition, {name: step_type.property_names() for name, step_type in types.items()}, NOT_RUN)
     for step in definition.steps.values():
         types[step.type].check(step)
 
@@ -108,6 +109,7 @@ class Orchestrator:
         say=print,
         types: Mapping[str, StepType] | None = None,
         jobs: JobStore | None = None,
+        callbacks: CallbackStore | None = None,
     ):
         self.definition = definition
         self.parameters = parameters
@@ -121,6 +123,7 @@ class Orchestrator:
         self.say = say
         self.types = types or step_types()
         self.jobs = jobs
+        self.callbacks = callbacks
         self.properties: dict[str, dict] = {}
         self.outcomes: dict[str, bool] = {}
         self.running: dict = {}
@@ -322,6 +325,7 @@ class Orchestrator:
             lock=self.running_lock,
             stopping=self.stopping,
             jobs=self.jobs,
+            callbacks=self.callbacks,
             execution_arn=self.execution.execution_arn,
         )
 

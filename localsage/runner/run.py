@@ -12,6 +12,7 @@ from pathlib import Path
 from localsage.adapters import processes
 from localsage.runner.backends.base import Backend
 from localsage.runner.cache import StepCache
+from localsage.runner.callbacks import CallbackStore
 from localsage.runner.definition import PipelineDefinition
 from localsage.runner.jobs import JobStore
 from localsage.runner.orchestrator import Execution, Observer, Orchestrator, RunOptions, Unobserved, check
@@ -60,6 +61,7 @@ def run(
         observer or Unobserved(),
         say,
         jobs=job_store(state_dir),
+        callbacks=callback_store(state_dir),
     )
     try:
         return orchestrator.run(record)
@@ -90,6 +92,10 @@ def new_record(
 
 def job_store(state_dir: Path) -> JobStore:
     return JobStore(state_dir / "runner" / "jobs")
+
+
+def callback_store(state_dir: Path) -> CallbackStore:
+    return CallbackStore(state_dir / "runner" / "callbacks")
 
 
 def executions_dir(state_dir: Path) -> Path:

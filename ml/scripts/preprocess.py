@@ -1,8 +1,9 @@
 """Preprocess step: clean the Abalone CSV, one-hot encode `sex`, split into train / validation / test.
 
 Run as `python preprocess.py [--input PATH] [--output-dir DIR] [--seed N]` (SageMaker Processing defaults:
-input /opt/ml/processing/input, outputs /opt/ml/processing/{train,validation,test}). Every output CSV has a
-header and the target column `rings` first, then the features in a fixed order.
+input /opt/ml/processing/input, outputs /opt/ml/processing/{train,validation,test,batch}). Every split CSV has a
+header and the target column `rings` first, then the features in a fixed order; `batch/batch.csv` is the test
+split without its header, as batch transform reads records.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ NUMERIC_FEATURES = [
 SEX_CATEGORIES = ["F", "I", "M"]
 REQUIRED_COLUMNS = ["sex", *NUMERIC_FEATURES, TARGET]
 SPLITS = ("train", "validation", "test")
+BATCH = "batch"
 PROCESSING_ROOT = Path("/opt/ml/processing")
 
 
@@ -81,7 +83,7 @@ def run(
     validation_fraction: float = 0.15,
     test_fraction: float = 0.15,
 ) -> dict[str, int]:
-    """Write `<output_dir>/{train,validation,test}/<split>.csv`; returns the row count of each split."""
+    """Write `<output_dir>/{train,validation,test}/<split>.csv` and `batch/batch.csv`; returns each split's rows."""
     source = find_input_csv(Path(input_path))
     try:
         raw = pd.read_csv(source)
@@ -93,6 +95,9 @@ def run(
         folder = Path(output_dir) / name
         folder.mkdir(parents=True, exist_ok=True)
         parts[name].to_csv(folder / f"{name}.csv", index=False)
+    batch = Path(output_dir) / BATCH
+    batch.mkdir(parents=True, exist_ok=True)
+    parts["test"].to_csv(batch / f"{BATCH}.csv", index=False, header=False)
     return {name: len(parts[name]) for name in SPLITS}
 
 

@@ -5,7 +5,7 @@ hyperparameter into a command-line pair `--<name> <value>` and also exports them
 are honoured (the command line wins). Paths come from `SM_CHANNEL_TRAIN`, `SM_CHANNEL_VALIDATION`,
 `SM_MODEL_DIR` and `SM_OUTPUT_DATA_DIR`, with the /opt/ml defaults the driver uses.
 Beside the model, `training.json` records the row counts, features and hyperparameters (it travels inside
-model.tar.gz, so the Evaluate step can report `train_rows`).
+model.tar.gz, so the Evaluate step can report `train_rows`), and `code/inference.py` the serving handlers.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from sklearn.metrics import mean_squared_error
 TARGET = "rings"
 MODEL_FILE = "model.joblib"
 TRAINING_RECORD_FILE = "training.json"
+# The serving handlers travel inside the model artefact (model.tar.gz/code/), where SageMaker's
+# SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code finds them.
+INFERENCE_SCRIPT = Path(__file__).with_name("inference.py")
 HYPERPARAMETER_TYPES = {
     "n_estimators": int,
     "max_depth": int,
@@ -90,6 +94,8 @@ def run(train_dir: Path | str, model_dir: Path | str, validation_dir: Path | str
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, folder / MODEL_FILE)
     (folder / TRAINING_RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    (folder / "code").mkdir(exist_ok=True)
+    shutil.copyfile(INFERENCE_SCRIPT, folder / "code" / INFERENCE_SCRIPT.name)
     return record
 
 

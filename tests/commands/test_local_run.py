@@ -164,9 +164,9 @@ def test_a_bad_param_is_refused_listing_the_valid_ones(project, local_target):
 
 def test_a_definition_the_runner_cannot_run_records_nothing(project, local_target, tmp_path):
     definition = hand_written([processing_step("Only", "s3://nowhere/code.py", "code.py")])
-    definition["Steps"][0]["Type"] = "Transform"
+    definition["Steps"][0]["Type"] = "ClarifyCheck"
     before = commands.executions(root=project)
-    with pytest.raises(DefinitionError, match="has type Transform"):
+    with pytest.raises(DefinitionError, match=r"type ClarifyCheck, which the local runner does not run \(it runs AWS"):
         run(project, definition_file=write_definition(tmp_path, definition))
     assert commands.executions(root=project) == before
 

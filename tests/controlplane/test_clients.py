@@ -28,16 +28,17 @@ def upserted(local_target):
     return local_target
 
 
-def aws(*arguments: str) -> dict:
+def aws_text(*arguments: str) -> str:
     done = subprocess.run(
-        [str(aws_cli()), *arguments, "--output", "json"],
-        env=cli_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [str(aws_cli()), *arguments], env=cli_environment(), capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout) if done.stdout.strip() else {}
+    return done.stdout
+
+
+def aws(*arguments: str) -> dict:
+    output = aws_text(*arguments, "--output", "json")
+    return json.loads(output) if output.strip() else {}
 
 
 def cli_wait(arn: str, timeout: float = 300) -> dict:
@@ -59,8 +60,23 @@ def test_the_aws_cli_runs_the_pipeline_and_reads_every_record(upserted):
             "PipelineExecutionSteps"
         ]
     }
-    assert set(steps) == {"Preprocess", "Train", "Evaluate", "CheckQuality", "RegisterModel"}
+    assert set(steps) == {
+        "Preprocess",
+        "Train",
+        "Evaluate",
+        "CheckQuality",
+        "RegisterModel",
+        "CreateModel",
+        "ScoreTest",
+    }
     assert all(step["StepStatus"] == "Succeeded" for step in steps.values())
+    transform_arn = steps["ScoreTest"]["Metadata"]["TransformJob"]["Arn"]
+    transform = aws("sagemaker", "describe-transform-job", "--transform-job-name", transform_arn.rsplit("/", 1)[1])
+    assert transform["TransformJobStatus"] == "Completed"
+    assert transform["ModelName"] == steps["CreateModel"]["Metadata"]["Model"]["Arn"].rsplit("/", 1)[1]
+    scores = transform["TransformOutput"]["S3OutputPath"] + "/batch.csv.out"
+    rows = [line.split(",") for line in aws_text("s3", "cp", scores, "-").splitlines()]
+    assert rows and all(len(row) == 2 and float(row[1]) > 0 for row in rows), "rings, prediction per test row"
     assert steps["CheckQuality"]["Metadata"] == {"Condition": {"Outcome": "True"}}
     assert steps["RegisterModel"]["Metadata"]["RegisterModel"]["Arn"].startswith(
         f"arn:aws:sagemaker:us-east-1:000000000000:model-package/{GROUP}/"
@@ -131,7 +147,8 @@ def test_the_sdk_upserts_starts_waits_and_lists_steps(sdk_pipeline, upserted):
     execution.wait(delay=1, max_attempts=300)
     assert execution.describe()["PipelineExecutionStatus"] == "Succeeded"
     steps = {step["StepName"]: step["StepStatus"] for step in execution.list_steps()}
-    assert steps == dict.fromkeys(("Preprocess", "Train", "Evaluate", "CheckQuality", "RegisterModel"), "Succeeded")
+    ran = ("Preprocess", "Train", "Evaluate", "CheckQuality", "RegisterModel", "CreateModel", "ScoreTest")
+    assert steps == dict.fromkeys(ran, "Succeeded")
     assert versions(upserted) == before + 1
     report = json.loads(
         upserted.client("s3")

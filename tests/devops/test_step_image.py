@@ -58,7 +58,7 @@ def copies() -> dict[str, str]:
     """COPY source -> destination (single-source COPYs, which is all the step image uses)."""
     found = {}
     for instruction in instructions("COPY"):
-        source, destination = shlex.split(instruction.arguments)
+        source, destination = [word for word in shlex.split(instruction.arguments) if not word.startswith("--")]
         found[source] = destination
     return found
 
@@ -127,3 +127,10 @@ def test_every_copied_path_exists_and_is_in_the_build_context():
         assert any(fnmatch.fnmatch(source.rstrip("/"), pattern) for pattern in included), (
             f"COPY {source}: excluded from the build context by {DOCKERIGNORE.name}"
         )
+
+
+def test_its_serve_is_the_model_server_the_local_runner_starts():
+    """SageMaker runs `IMAGE serve` for batch transform and endpoints: the image's `serve` is the same file."""
+    assert copies()["localsage/serving/model_server.py"] == "/usr/local/bin/serve"
+    (serve,) = [copy for copy in instructions("COPY") if "/usr/local/bin/serve" in copy.arguments]
+    assert "--chmod=755" in serve.arguments.split(), "SageMaker runs `serve` as a command: it must be executable"

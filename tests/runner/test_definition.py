@@ -223,13 +223,16 @@ def test_a_parameter_without_default_needs_an_override():
     assert definition.resolve_parameters({"InputData": "s3://b/k"}) == {"InputData": "s3://b/k"}
 
 
-def test_validate_refuses_an_unsupported_step_type():
-    definition = load(document(step("Prep"), step("Score", "Transform")))
+def test_validate_refuses_a_step_type_the_runner_does_not_run_and_says_why():
+    definition = load(document(step("Prep"), step("Check", "ClarifyCheck")))
     with pytest.raises(DefinitionError) as caught:
-        validate(definition, exposing("Processing", "Training"))
+        validate(definition, exposing("Processing", "Training"), {"ClarifyCheck": "it needs AWS"})
     assert str(caught.value) == (
-        "step Score has type Transform, which the local runner does not support yet; supported: Processing, Training"
+        "step Check has type ClarifyCheck, which the local runner does not run (it needs AWS); "
+        "it runs: Processing, Training"
     )
+    with pytest.raises(DefinitionError, match=r"type Typo, .* \(it is not a SageMaker Pipelines step type\)"):
+        validate(load(document(step("Odd", "Typo"))), exposing("Processing"))
 
 
 @pytest.mark.parametrize(

@@ -152,7 +152,7 @@ def test_a_failing_step_records_its_log_tail_and_nothing_downstream_runs(local_t
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d["Steps"].__setitem__(0, {**d["Steps"][0], "Type": "Transform"}), "has type Transform"),
+        (lambda d: d["Steps"].__setitem__(0, {**d["Steps"][0], "Type": "AutoML"}), "has type AutoML"),
         (
             lambda d: d["Steps"][0]["Arguments"]["AppSpecification"].__setitem__("ImageUri", {"Get": "Nowhere.X"}),
             "Arguments.AppSpecification.ImageUri",

@@ -7,13 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
+from localsage.adapters import loopback
 from localsage.facts import config as project_config
 
-# Calls to a loopback emulator never go through an HTTP(S)_PROXY the user may have set.
-loopback_http = requests.Session()
-loopback_http.trust_env = False
+loopback_http = loopback.http
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 import psutil
 import requests
 
-from localsage.adapters import aws, companions, daemons, processes
+from localsage.adapters import aws, companions, daemons, loopback, processes
 from localsage.adapters.emulators.base import Emulator, Status, loopback_http
 from localsage.errors import UserError
 from localsage.facts.config import LOCAL_ACCOUNT_ID
@@ -164,7 +164,7 @@ class MotoEmulator(Emulator):
         wanted = self.settings.port
         if _port_is_free(wanted):
             return wanted
-        port = _free_port()
+        port = loopback.free_port()
         self.say(f"emulator: port {wanted} is taken by another program; using free port {port} instead")
         return port
 
@@ -292,9 +292,3 @@ def _port_is_free(port: int) -> bool:
             return True
         except OSError:
             return False
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -1,12 +1,13 @@
-"""The benchmark's Kubeflow Pipelines peer: three lightweight components run by KFP local execution.
+"""The benchmark's Kubeflow Pipelines peer: the pipeline's work as lightweight components run by KFP local
+execution (preprocess, train, then evaluate and score, as the pipeline's Evaluate and ScoreTest).
 
 Run by `./dev bench peers` from the bench venv:
 `python kfp_pipeline.py --scripts-dir ... --work-dir ... [--no-kfp-install]`. `kfp.local` with a
 `SubprocessRunner(use_venv=False)` runs each component as a subprocess of the bench venv's Python. By default
 each component first runs `pip install kfp==<version> --no-deps` (what a lightweight component does in a
 cluster); `--no-kfp-install` builds the components with `install_kfp_package=False` to show that share.
-Each component calls the same `run()` function of ml/scripts as the floor, on the same files; KFP passes
-the work folder from one component to the next, which also orders them.
+Each component calls the same function as the floor (ml/scripts' `run()`, the bench's `score_by_hand`), on
+the same files; KFP passes the work folder from one component to the next, which also orders them.
 """
 
 import argparse
@@ -61,17 +62,39 @@ def evaluate(scripts_dir: str, work_dir: str, kpi_schema: str, threshold: float)
     return metrics["rmse"]
 
 
+def score(bench_dir: str, scripts_dir: str, work_dir: str) -> int:
+    """Score: the batch split through the model's inference handlers; returns the row count."""
+    import sys
+
+    sys.path.insert(0, bench_dir)
+    import score_by_hand
+
+    return score_by_hand.score(
+        scripts_dir, f"{work_dir}/model", f"{work_dir}/batch/batch.csv", f"{work_dir}/scores.csv"
+    )
+
+
 def build_pipeline(install_kfp_package: bool):
     """The pipeline function; components are built here because `install_kfp_package` is a build option."""
-    preprocess_op, train_op, evaluate_op = (
-        dsl.component(function, install_kfp_package=install_kfp_package) for function in (preprocess, train, evaluate)
+    preprocess_op, train_op, evaluate_op, score_op = (
+        dsl.component(function, install_kfp_package=install_kfp_package)
+        for function in (preprocess, train, evaluate, score)
     )
 
     @dsl.pipeline(name="abalone")
-    def abalone(scripts_dir: str, data: str, work_dir: str, kpi_schema: str, hyperparameters: str, threshold: float):
+    def abalone(
+        bench_dir: str,
+        scripts_dir: str,
+        data: str,
+        work_dir: str,
+        kpi_schema: str,
+        hyperparameters: str,
+        threshold: float,
+    ):
         splits = preprocess_op(scripts_dir=scripts_dir, data=data, work_dir=work_dir)
         model = train_op(scripts_dir=scripts_dir, work_dir=splits.output, hyperparameters=hyperparameters)
         evaluate_op(scripts_dir=scripts_dir, work_dir=model.output, kpi_schema=kpi_schema, threshold=threshold)
+        score_op(bench_dir=bench_dir, scripts_dir=scripts_dir, work_dir=model.output)
 
     return abalone
 
@@ -97,6 +120,7 @@ def main() -> None:
         workspace_root=str(workspace),
     )
     build_pipeline(install_kfp_package=not args.no_kfp_install)(
+        bench_dir=str(Path(__file__).resolve().parents[1]),
         scripts_dir=args.scripts_dir,
         data=args.data,
         work_dir=args.work_dir,

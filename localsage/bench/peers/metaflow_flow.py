@@ -1,14 +1,15 @@
-"""The benchmark's Metaflow peer: the pipeline's three steps as a local Metaflow flow.
+"""The benchmark's Metaflow peer: the pipeline's work as a local Metaflow flow.
 
 Run by `./dev bench peers` from the bench venv (`python metaflow_flow.py run --scripts-dir ... --work-dir ...`)
-with the local datastore and metadata. Metaflow's mandatory `start` and `end` steps do the real work, so the
-flow has three steps like the pipeline: start = preprocess, train, end = evaluate. Each step calls the same
-`run()` function of ml/scripts as the floor, on the same files; Metaflow adds one process per step and
-stores every step's artefacts (here the small return values) in its datastore.
+with the local datastore and metadata. start = preprocess, then train, then evaluate and score side by side (as
+the pipeline's Evaluate and ScoreTest), joined by the mandatory `end`. Each step calls the same function as the
+floor (ml/scripts' `run()`, the bench's `score_by_hand`), on the same files; Metaflow adds one process per step
+and stores every step's artefacts (here the small return values) in its datastore.
 """
 
 import json
 import sys
+from pathlib import Path
 
 from metaflow import FlowSpec, Parameter, current, step
 
@@ -46,10 +47,10 @@ class AbaloneFlow(FlowSpec):
             **json.loads(self.hyperparameters),
         )
         self.validation_rmse = record["validation_rmse"]
-        self.next(self.end)
+        self.next(self.evaluate, self.score)
 
     @step
-    def end(self):
+    def evaluate(self):
         """Evaluate: evaluation.json and the KPI row."""
         self.metrics = _script(self.scripts_dir, "evaluate").run(
             f"{self.work_dir}/model",
@@ -62,6 +63,23 @@ class AbaloneFlow(FlowSpec):
             variant="experimental",
             threshold=self.threshold,
         )
+        self.next(self.end)
+
+    @step
+    def score(self):
+        """Score: the batch split through the model's inference handlers, label and prediction per row."""
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        import score_by_hand
+
+        work = Path(self.work_dir)
+        self.scored_rows = score_by_hand.score(self.scripts_dir, work / "model", work / "batch" / "batch.csv",
+                                               work / "scores.csv")  # fmt: skip
+        self.next(self.end)
+
+    @step
+    def end(self, inputs):
+        """Join the two branches."""
+        self.merge_artifacts(inputs)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ class ContainerSpec:
     code_dirs: list[Path] = field(default_factory=list)  # downloaded code, scanned for literal /opt/ml paths
     # The job role's AWS_* credential variables (empty: the emulator's own); the job's Environment goes over them.
     credentials: dict[str, str] = field(default_factory=dict)
+    ports: tuple[int, ...] = ()  # what an inference container listens on (SAGEMAKER_BIND_TO_PORT)
 
     @property
     def log(self) -> Path:

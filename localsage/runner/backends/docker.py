@@ -60,6 +60,10 @@ def container_options(spec: ContainerSpec) -> dict:
         options["environment"] = {
             key: value.replace("//localhost:", "//host.docker.internal:") for key, value in environment.items()
         }
+        if spec.ports:
+            # Published on the host's loopback only; inside its own network the server must listen on all interfaces.
+            options["ports"] = {f"{port}/tcp": ("127.0.0.1", port) for port in spec.ports}
+            options["environment"]["SAGEMAKER_BIND_TO_ADDRESS"] = "0.0.0.0"  # noqa: S104
     return options
 
 

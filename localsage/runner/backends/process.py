@@ -26,12 +26,15 @@ from localsage.adapters import processes
 from localsage.facts.state_files import replacing
 from localsage.runner.backends.base import ContainerSpec
 from localsage.runner.warm import namespace
+from localsage.serving import model_server
 
 CONTAINER_ROOT = namespace.CONTAINER_ROOT
 _PYTHON = re.compile(r"^(/usr(/local)?/bin/)?python(3(\.\d+)?)?$")
 # Inside the namespace: make the mount point, bind the step folder over it, then become the command.
 _NAMESPACE_SCRIPT = 'mkdir -p /opt/ml && mount --bind "$0" /opt/ml && exec "$@"'
 _CODE_SUFFIXES = {".py", ".sh", ".r", ".R"}
+# How SageMaker starts an inference container (`IMAGE serve`).
+SERVE = "serve"
 # How long a step may take to end on TERM before its whole group is killed.
 TERMINATE_GRACE_S = 5
 
@@ -113,6 +116,8 @@ class ProcessBackend:
         prefix = isolation_command()
         python, variables = self.interpreter(spec)
         command = [python if _PYTHON.match(word) else word for word in spec.command]
+        if command[:1] == [SERVE]:  # an inference container: this interpreter's model server is its `serve`
+            command = [python, model_server.__file__, *command]
         # Driver scripts call `python` and look for `pip`: the tools folder, then the project's interpreter.
         path = [str(folder) for folder in (Path(python).parent, self.tools, Path(sys.executable).parent) if folder]
         environment = {

@@ -9,15 +9,20 @@ step's resolved arguments (every expression replaced by its value) and returns t
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import ClassVar
 
-from localsage.adapters import api_rules, aws, roles
+import requests
+
+from localsage.adapters import api_rules, aws, loopback, roles
 from localsage.errors import UserError
 from localsage.runner.backends.base import Backend, ContainerSpec, RunningContainer
+from localsage.runner.callbacks import CallbackStore
 from localsage.runner.definition import Step
 from localsage.runner.expressions import is_expression
 from localsage.runner.jobs import JobStore
@@ -28,6 +33,8 @@ STDERR_TAIL_LINES = 20
 ROLE_SERVICES = frozenset({"s3"})
 # Execution ids are 12 characters: a generated job name is never longer than with this one.
 LONGEST_EXECUTION_ID = "x" * 12
+# SageMaker gives an inference container this long to answer its first /ping.
+SERVER_READY_TIMEOUT_S = 300
 
 
 def job_name(execution_id: str, step_name: str) -> str:
@@ -69,9 +76,11 @@ class StepContext:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
     jobs: JobStore | None = None  # where the step's job is recorded (the emulator's Describe*Job answers from it)
+    callbacks: CallbackStore | None = None  # where a Callback step's token waits for its answer
     execution_arn: str | None = None
     job: str | None = None  # the job's own name, for a standalone Create*Job request
     role: roles.RoleSession | None = None  # a job's role, once assumed: its transfers and processes act as it
+    found: dict = field(default_factory=dict)  # what a step type looked up once and uses in several phases
 
     def client(self, service: str):
         """A client of the target; for S3, the job's transfers sign as its role (when it has one)."""
@@ -101,6 +110,55 @@ class StepContext:
 
     def run_container(self, spec: ContainerSpec) -> None:
         """Run the job's container to the end; StepFailed with the last lines of its log when it exits non-zero."""
+        container = self._start(spec)
+        try:
+            code = container.wait()
+        finally:
+            with self.lock:
+                self.running.pop(self.step.name, None)
+        if self.stopping.is_set():
+            raise ExecutionStopped()
+        if code != 0:
+            raise self._exited(spec, f"the container exited with code {code}")
+
+    @contextmanager
+    def serving(self, spec: ContainerSpec, port: int) -> Iterator[str]:
+        """Start an inference container (`serve`) listening on `port`, wait until it answers /ping, give its URL;
+        stop it when done. StepFailed with its log's tail when it exits or never answers."""
+        container = self._start(spec)
+        ended: list[int] = []
+        watcher = threading.Thread(target=lambda: ended.append(container.wait()), daemon=True)
+        watcher.start()
+        url = f"http://{loopback.HOST}:{port}"
+        try:
+            deadline = time.monotonic() + SERVER_READY_TIMEOUT_S
+            while not self._answers(url):
+                if self.stopping.is_set():
+                    raise ExecutionStopped()
+                if ended:
+                    raise self._exited(spec, f"the model server exited with code {ended[0]} before it answered /ping")
+                if time.monotonic() > deadline:
+                    raise self._exited(spec, f"the model server did not answer /ping within {SERVER_READY_TIMEOUT_S} s")
+                time.sleep(0.02)
+            yield url
+        except requests.RequestException as exc:
+            if self.stopping.is_set():
+                raise ExecutionStopped() from None
+            raise self._exited(spec, f"the model server stopped answering ({exc})") from None
+        finally:
+            container.terminate()
+            watcher.join(timeout=30)
+            with self.lock:
+                self.running.pop(self.step.name, None)
+
+    @staticmethod
+    def _answers(url: str) -> bool:
+        try:
+            return loopback.http.get(f"{url}/ping", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def _start(self, spec: ContainerSpec) -> RunningContainer:
         if self.stopping.is_set():
             raise ExecutionStopped()
         if self.role is not None:
@@ -110,27 +168,22 @@ class StepContext:
             self.running[self.step.name] = container
         if self.stopping.is_set():  # the stop came while it started: the stop pass may have missed it
             container.terminate()
-        try:
-            code = container.wait()
-        finally:
-            with self.lock:
-                self.running.pop(self.step.name, None)
-        if self.stopping.is_set():
-            raise ExecutionStopped()
-        if code != 0:
-            lines = spec.log.read_text(encoding="utf-8", errors="replace").splitlines()
-            failure = self.opt_ml / "output" / "failure"
-            reason = failure.read_text(encoding="utf-8").strip() if failure.is_file() else ""
-            raise StepFailed(
-                f"{self.step.where}the container exited with code {code}" + (f": {reason}" if reason else ""),
-                tail=lines[-STDERR_TAIL_LINES:],
-            )
+        return container
+
+    def _exited(self, spec: ContainerSpec, what: str) -> StepFailed:
+        lines = spec.log.read_text(encoding="utf-8", errors="replace").splitlines() if spec.log.is_file() else []
+        failure = self.opt_ml / "output" / "failure"
+        reason = failure.read_text(encoding="utf-8").strip() if failure.is_file() else ""
+        return StepFailed(
+            f"{self.step.where}{what}" + (f": {reason}" if reason else ""), tail=lines[-STDERR_TAIL_LINES:]
+        )
 
 
 class StepType:
     """One SageMaker step type. Subclasses set the class attributes and implement `run`."""
 
     type_name: ClassVar[str]
+    locally: ClassVar[str]  # how it runs on this machine, in a few words (`./dev steps`)
     # CacheConfig applies (SageMaker caches only job steps) and which arguments make up the cache key
     # ("Default cache key attributes by pipeline step type"); empty means every argument.
     cacheable: ClassVar[bool] = False

@@ -10,6 +10,7 @@ from localsage.runner.steps.base import StepContext, StepResult, StepType
 
 class Condition(StepType):
     type_name = CONDITION_TYPE
+    locally = "evaluated by the runner (JsonGet reads property files from the emulator's S3)"
     extra_properties = frozenset({"Outcome"})
 
     def metadata(self, step: StepRecord) -> dict:

@@ -69,7 +69,7 @@ class ContainerJob(StepType):
                 for copy in copies:
                     copy.result()
             self.prepare(arguments, context)
-            context.run_container(self.container(arguments, context))
+            self.execute(arguments, context)
             self.upload_outputs(arguments, context)
             properties = self.properties(arguments, context)
         except ExecutionStopped:
@@ -122,6 +122,10 @@ class ContainerJob(StepType):
 
     def container(self, arguments: dict, context: StepContext) -> ContainerSpec:
         raise NotImplementedError
+
+    def execute(self, arguments: dict, context: StepContext) -> None:
+        """Run the job's container: to its end, for a job whose container does the work."""
+        context.run_container(self.container(arguments, context))
 
     def upload_outputs(self, arguments: dict, context: StepContext) -> None:
         raise NotImplementedError

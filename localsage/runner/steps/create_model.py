@@ -8,6 +8,7 @@ from localsage.runner.steps.base import StepContext, StepResult, StepType, reque
 
 class CreateModel(StepType):
     type_name = "Model"
+    locally = "CreateModel in the emulator (served by Transform steps)"
     describe_operation = "DescribeModel"
     create_operation = "CreateModel"
     name_member = "ModelName"
@@ -28,3 +29,4 @@ class LegacyCreateModel(CreateModel):
     """The type name SDK v2's CreateModelStep writes."""
 
     type_name = "CreateModel"
+    locally = "as Model (the type name SDK v2's CreateModelStep writes)"

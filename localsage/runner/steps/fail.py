@@ -8,6 +8,7 @@ from localsage.runner.steps.base import StepContext, StepFailed, StepResult, Ste
 
 class Fail(StepType):
     type_name = "Fail"
+    locally = "ends the execution Failed with its ErrorMessage"
 
     def metadata(self, step: StepRecord) -> dict:
         return {"Fail": {"ErrorMessage": str((step.arguments or {}).get("ErrorMessage", ""))}}

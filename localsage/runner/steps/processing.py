@@ -24,6 +24,7 @@ class Processing(ContainerJob):
     describe_operation = "DescribeProcessingJob"
     create_operation = "CreateProcessingJob"
     name_member = "ProcessingJobName"
+    locally = "its container in the backend; inputs and outputs through the emulator's S3"
 
     def check(self, step: Step) -> None:
         for index, item in enumerate(step.arguments.get("ProcessingInputs", [])):

@@ -9,6 +9,7 @@ from localsage.runner.steps.base import StepContext, StepResult, StepType, reque
 
 class RegisterModel(StepType):
     type_name = "RegisterModel"
+    locally = "a model package version in the emulator's registry, with its approval event"
     describe_operation = "DescribeModelPackage"
     create_operation = "CreateModelPackage"
 

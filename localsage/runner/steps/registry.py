@@ -6,23 +6,47 @@ from __future__ import annotations
 from functools import cache
 
 from localsage.runner.steps.base import StepType
+from localsage.runner.steps.callback import Callback
 from localsage.runner.steps.condition import Condition
 from localsage.runner.steps.container_job import ContainerJob
 from localsage.runner.steps.create_model import CreateModel, LegacyCreateModel
 from localsage.runner.steps.fail import Fail
+from localsage.runner.steps.lambda_function import LambdaFunction
 from localsage.runner.steps.processing import Processing
 from localsage.runner.steps.register_model import RegisterModel
 from localsage.runner.steps.training import Training
+from localsage.runner.steps.transform import Transform
 
 STEP_TYPES: tuple[type[StepType], ...] = (
     Processing,
     Training,
+    Transform,
     Condition,
     Fail,
     RegisterModel,
     CreateModel,
     LegacyCreateModel,
+    LambdaFunction,
+    Callback,
 )
+
+
+# The other step types of SageMaker Pipelines (SDK v3's StepTypeEnum) and why the local runner does not run them.
+NOT_RUN: dict[str, str] = {
+    "Tuning": "not yet: tuning jobs are planned (run the training step with fixed hyperparameters meanwhile)",
+    "ForEach": "not yet: planned",
+    "Endpoint": "not yet: planned (batch transform serves the same model: use a Transform step locally)",
+    "EndpointConfig": "not yet: planned, with Endpoint",
+    "InferenceComponent": "not yet: planned, with Endpoint",
+    "Lineage": "not yet: planned as records in the emulator",
+    "Cleanup": "not yet: planned as records in the emulator",
+    "QualityCheck": "it runs AWS's Model Monitor container, which exists only in AWS",
+    "ClarifyCheck": "it runs AWS's Clarify container, which exists only in AWS",
+    "EMR": "it submits steps to an EMR cluster, which exists only in AWS",
+    "EMRServerless": "it runs on EMR Serverless, which exists only in AWS",
+    "AutoML": "it runs SageMaker Autopilot, which exists only in AWS",
+    "Job": "it runs a SageMaker job type the emulator does not have",
+}
 
 
 @cache

@@ -1,0 +1,270 @@
+"""Transform steps: the CreateTransformJob contract (batch transform).
+
+The model (`ModelName`, as a Model step or CreateModel made it, or its model package) is served by its image's
+`serve` on this machine, as SageMaker serves it: the model artefact unpacked into /opt/ml/model, the inference
+code (`SAGEMAKER_SUBMIT_DIRECTORY`, downloaded when it is in S3) in /opt/ml/code. This step type is then what
+SageMaker's batch platform is: it splits every input object into records, packs them into requests to
+`/invocations`, joins and filters the answers (`transform_records`) and writes `<object>.out` under
+`S3OutputPath`.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from localsage.adapters import loopback, s3io
+from localsage.errors import UserError
+from localsage.runner.backends.base import ContainerSpec
+from localsage.runner.definition import Step
+from localsage.runner.steps import transform_records as records
+from localsage.runner.steps.base import StepContext, StepFailed
+from localsage.runner.steps.container_job import ContainerJob
+
+SERVE_COMMAND = ["serve"]
+CODE_FOLDER = "/opt/ml/code"
+SUBMIT_DIRECTORY = "SAGEMAKER_SUBMIT_DIRECTORY"
+REQUEST_TIMEOUT_S = 600
+
+
+def model_container(sagemaker, model_name: str, where: str) -> dict:
+    """The one container of a SageMaker model ({Image, ModelDataUrl, Environment}), its model package resolved."""
+    try:
+        model = sagemaker.describe_model(ModelName=model_name)
+    except ClientError:
+        raise UserError(
+            f"{where}ModelName {model_name}: there is no such model in the emulator; create it with a Model step "
+            "(ModelStep with ModelBuilder.build()) or CreateModel first"
+        ) from None
+    containers = [model["PrimaryContainer"]] if "PrimaryContainer" in model else model.get("Containers", [])
+    if len(containers) != 1:
+        raise UserError(
+            f"{where}model {model_name} has {len(containers)} containers: inference pipelines are not served "
+            "locally; use a model with one container"
+        )
+    container = containers[0]
+    if container.get("ModelPackageName") and not container.get("Image"):
+        package = sagemaker.describe_model_package(ModelPackageName=container["ModelPackageName"])
+        inference = package["InferenceSpecification"]["Containers"][0]
+        container = {
+            **inference,
+            "Environment": {**inference.get("Environment", {}), **container.get("Environment", {})},
+        }
+    if not container.get("Image"):
+        raise UserError(f"{where}model {model_name} names no container image")
+    return container
+
+
+class Transform(ContainerJob):
+    type_name = "Transform"
+    job_kind = "TransformJob"
+    arn_resource = "transform-job"
+    cache_key_attributes = ("DataProcessing", "Environment", "ModelName", "TransformInput")
+    describe_operation = "DescribeTransformJob"
+    create_operation = "CreateTransformJob"
+    name_member = "TransformJobName"
+    locally = "the model served by its image's `serve`; records split, batched, joined and filtered as in AWS"
+
+    def check(self, step: Step) -> None:
+        arguments = step.arguments
+        where = step.where
+        source = arguments.get("TransformInput", {}).get("DataSource", {}).get("S3DataSource", {})
+        if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+            raise UserError(
+                f"{where}TransformInput.DataSource.S3DataSource.S3DataType {source['S3DataType']} is not "
+                "supported locally: use S3Prefix"
+            )
+        transform_input = arguments.get("TransformInput", {})
+        split_type = transform_input.get("SplitType", "None")
+        if split_type not in records.SPLIT_TYPES:
+            raise UserError(
+                f"{where}TransformInput.SplitType {split_type} is not supported locally: use one of "
+                f"{', '.join(records.SPLIT_TYPES)}"
+            )
+        if transform_input.get("CompressionType", "None") not in ("None", "Gzip"):
+            raise UserError(f"{where}TransformInput.CompressionType must be None or Gzip")
+        try:
+            self._processing(arguments, where)
+        except records.RecordError as exc:
+            raise UserError(f"{where}{exc}") from None
+
+    def input_uris(self, arguments: dict) -> list[str]:
+        return [arguments["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]]
+
+    def output_uris(self, properties: dict) -> list[str]:
+        return [properties["TransformOutput"]["S3OutputPath"]]
+
+    def written_uris(self, arguments: dict) -> list[str]:
+        return [arguments["TransformOutput"]["S3OutputPath"]]
+
+    def inputs(self, arguments: dict, context: StepContext) -> Iterator[tuple[str, Path, str]]:
+        where = context.step.where
+        container = model_container(context.client("sagemaker"), arguments["ModelName"], where)
+        context.found["container"] = container
+        if container.get("ModelDataUrl"):
+            yield container["ModelDataUrl"], context.work_dir / "model-data", "the model data"
+        code = container.get("Environment", {}).get(SUBMIT_DIRECTORY, "")
+        if code.startswith("s3://"):
+            yield code, context.work_dir / "source", f"the model's {SUBMIT_DIRECTORY}"
+        yield self.input_uris(arguments)[0], context.work_dir / "input", "the input data"
+
+    def prepare(self, arguments: dict, context: StepContext) -> None:
+        where = context.step.where
+        for download, folder, what in (("model-data", "model", "the model data"), ("source", "code", "source")):
+            for item in (
+                sorted((context.work_dir / download).glob("*")) if (context.work_dir / download).is_dir() else []
+            ):
+                target = context.opt_ml / folder
+                if item.name.endswith((".tar.gz", ".tgz")):
+                    s3io.unpack(item, target, f"{where}{what} {item.name}")
+                else:
+                    target.mkdir(parents=True, exist_ok=True)
+                    item.rename(target / item.name)
+        (context.opt_ml / "model").mkdir(parents=True, exist_ok=True)
+
+    def container(self, arguments: dict, context: StepContext) -> ContainerSpec:
+        container = context.found["container"]
+        port = loopback.free_port()
+        context.found["port"] = port
+        environment = {key: str(value) for key, value in container.get("Environment", {}).items()}
+        environment.update({key: str(value) for key, value in arguments.get("Environment", {}).items()})
+        if (context.opt_ml / "code").is_dir():
+            environment[SUBMIT_DIRECTORY] = CODE_FOLDER
+        environment.update(
+            # Read by the model server; a backend without a private /opt/ml rewrites it to the step's folder.
+            SM_MODEL_DIR="/opt/ml/model",
+            SAGEMAKER_BIND_TO_PORT=str(port),
+            SAGEMAKER_BIND_TO_ADDRESS=loopback.HOST,
+            SAGEMAKER_MODEL_SERVER_WORKERS=str(arguments.get("MaxConcurrentTransforms") or 1),
+        )
+        code_dirs = [context.opt_ml / "code", context.opt_ml / "model" / "code"]
+        return ContainerSpec(
+            name=context.job_name(),
+            image=container["Image"],
+            command=SERVE_COMMAND,
+            environment=environment,
+            opt_ml=context.opt_ml,
+            logs=context.logs,
+            code_dirs=[folder for folder in code_dirs if folder.is_dir()],
+            ports=(port,),
+        )
+
+    def execute(self, arguments: dict, context: StepContext) -> None:
+        spec = self.container(arguments, context)
+        input_folder = context.work_dir / "input"
+        output_folder = context.work_dir / "output"
+        with context.serving(spec, context.found["port"]) as url:
+            for path in sorted(item for item in input_folder.rglob("*") if item.is_file()):
+                relative = path.relative_to(input_folder).as_posix()
+                try:
+                    result = self._transform_object(arguments, context, url, path.read_bytes())
+                except records.RecordError as exc:
+                    raise StepFailed(f"{context.step.where}input object {relative}: {exc}") from None
+                target = output_folder / f"{relative}.out"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(result)
+
+    def upload_outputs(self, arguments: dict, context: StepContext) -> None:
+        output_folder = context.work_dir / "output"
+        if output_folder.is_dir():
+            s3io.upload_folder(context.client("s3"), output_folder, arguments["TransformOutput"]["S3OutputPath"])
+
+    def properties(self, arguments: dict, context: StepContext) -> dict:
+        job_name = context.job_name()
+        return {
+            "TransformJobName": job_name,
+            "TransformJobArn": context.arn(self.arn_resource, job_name),
+            "TransformJobStatus": "Completed",
+            **{
+                key: arguments[key]
+                for key in (
+                    "ModelName",
+                    "MaxConcurrentTransforms",
+                    "MaxPayloadInMB",
+                    "BatchStrategy",
+                    "Environment",
+                    "TransformInput",
+                    "TransformOutput",
+                    "TransformResources",
+                    "DataProcessing",
+                )
+                if key in arguments
+            },
+        }
+
+    # ---- the batch platform ---------------------------------------------------------------------
+
+    @staticmethod
+    def _processing(arguments: dict, where: str) -> dict:
+        """The DataProcessing settings, compiled and checked: filters, join, and the record formats they need."""
+        processing = arguments.get("DataProcessing", {})
+        transform_input = arguments.get("TransformInput", {})
+        accept = arguments.get("TransformOutput", {}).get("Accept") or transform_input.get("ContentType")
+        settings = {"input_filter": None, "output_filter": None, "join": processing.get("JoinSource") == "Input"}
+        for key, field_name in (("input_filter", "InputFilter"), ("output_filter", "OutputFilter")):
+            text = processing.get(field_name, "$")
+            if text != "$":
+                settings[key] = records.compile_path(text, f"DataProcessing.{field_name}")
+        if settings["input_filter"] or settings["join"]:
+            settings["input_format"] = records.format_of(
+                transform_input.get("ContentType"), "TransformInput.ContentType"
+            )
+        if settings["output_filter"] or settings["join"]:
+            settings["output_format"] = records.format_of(accept, "TransformOutput.Accept")
+        return settings
+
+    def _transform_object(self, arguments: dict, context: StepContext, url: str, data: bytes) -> bytes:
+        transform_input = arguments["TransformInput"]
+        output = arguments["TransformOutput"]
+        split_type = transform_input.get("SplitType", "None")
+        if transform_input.get("CompressionType") == "Gzip":
+            data = gzip.decompress(data)
+        settings = self._processing(arguments, context.step.where)
+        originals = records.split(data, split_type)
+        sent = originals
+        if settings["input_filter"]:
+            input_format = settings["input_format"]
+            sent = [
+                records.render(settings["input_filter"].select(records.parse(record, input_format)), input_format)
+                for record in originals
+            ]
+        strategy = arguments.get("BatchStrategy", "MultiRecord")
+        max_payload = arguments.get("MaxPayloadInMB", records.DEFAULT_MAX_PAYLOAD_MB)
+        groups = records.batches(sent, strategy, max_payload, split_type)
+        headers = {"Content-Type": transform_input.get("ContentType") or "application/octet-stream"}
+        if output.get("Accept"):
+            headers["Accept"] = output["Accept"]
+
+        def invoke(group: list[int]) -> bytes:
+            body = records.join_records([sent[index] for index in group], split_type)
+            answer = loopback.http.post(f"{url}/invocations", data=body, headers=headers, timeout=REQUEST_TIMEOUT_S)
+            if answer.status_code != 200:
+                first_line = answer.text.strip().splitlines()[0] if answer.text.strip() else "no message"
+                raise StepFailed(
+                    f"{context.step.where}the model answered {answer.status_code} for records {group[0] + 1}-"
+                    f"{group[-1] + 1}: {first_line}"
+                )
+            return answer.content
+
+        with ThreadPoolExecutor(max(1, int(arguments.get("MaxConcurrentTransforms") or 1))) as pool:
+            answers = list(pool.map(invoke, groups))
+        line = output.get("AssembleWith", "None") == "Line"
+        if not (settings["join"] or settings["output_filter"]):
+            return b"".join(answer if not line or answer.endswith(b"\n") else answer + b"\n" for answer in answers)
+        output_format = settings["output_format"]
+        results = []
+        for group, answer in zip(groups, answers, strict=True):
+            for index, result in zip(group, records.answer_records(answer, len(group), output_format), strict=True):
+                value = (
+                    records.joined(originals[index], result, settings["input_format"], output_format)
+                    if settings["join"]
+                    else records.parse(result, output_format)
+                )
+                if settings["output_filter"]:
+                    value = settings["output_filter"].select(value)
+                results.append(records.render(value, output_format))
+        return b"\n".join(results) + b"\n" if line else b"".join(results)
