@@ -83,8 +83,17 @@ def definition(local_target, tmp_path_factory) -> dict:
     queue = "https://sqs.us-east-1.amazonaws.com/000000000000/model-reviews"
     environment = {**os.environ, "SAGEMAKER_USER_CONFIG_OVERRIDE": str(folder / "config.yaml"), "HOME": str(folder)}
     built = subprocess.run(
-        [sys.executable, str(DATA / "build_step_types_pipeline.py"), bucket, model_data, inputs.rsplit("/", 1)[0],
-         function, queue, IMAGE, ROLE],  # fmt: skip
+        [
+            sys.executable,
+            str(DATA / "build_step_types_pipeline.py"),
+            bucket,
+            model_data,
+            inputs.rsplit("/", 1)[0],
+            function,
+            queue,
+            IMAGE,
+            ROLE,
+        ],  # fmt: skip
         env=environment,
         cwd=folder,
         capture_output=True,
@@ -132,8 +141,8 @@ def test_an_sdk_built_pipeline_of_transform_lambda_and_callback_runs_through_the
     assert message["arguments"] == {"mean": 14.0, "count": 3}
     described = wait(sagemaker, arn)
     assert described["PipelineExecutionStatus"] == "Succeeded", described.get("FailureReason")
-    steps = {step["StepName"]: step for step in cli("sagemaker", "list-pipeline-execution-steps",
-                                                   "--pipeline-execution-arn", arn)["PipelineExecutionSteps"]}  # fmt: skip
+    listed = cli("sagemaker", "list-pipeline-execution-steps", "--pipeline-execution-arn", arn)
+    steps = {step["StepName"]: step for step in listed["PipelineExecutionSteps"]}
     assert steps["Gate"]["Metadata"] == {"Condition": {"Outcome": "True"}}
     assert steps["Summarise"]["Metadata"]["Lambda"]["OutputParameters"] == [
         {"Name": "count", "Value": "3"},

@@ -77,6 +77,9 @@ gate = ConditionStep(
     else_steps=[FailStep(name="Rejected", error_message="the reviewer did not ship it")],
 )
 pipeline = Pipeline(
-    name="step-types", parameters=[scale], steps=[create_model, score, summarise, approve, gate], sagemaker_session=session
+    name="step-types",
+    parameters=[scale],
+    steps=[create_model, score, summarise, approve, gate],
+    sagemaker_session=session,
 )
 sys.stdout.write(json.dumps(json.loads(pipeline.definition())))
