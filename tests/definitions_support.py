@@ -115,3 +115,26 @@ def deploy_function(
         **configuration,
     )
     return function["FunctionArn"]
+
+
+def sdk_build(folder: Path, script: Path, *arguments: str) -> dict:
+    """The definition a script under tests/runner/data prints, built by the real SageMaker SDK v3 in a child
+    process against this session's emulator (telemetry off)."""
+    import os
+    import subprocess
+    import sys
+
+    (folder / "config.yaml").write_text(
+        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+    )
+    environment = {**os.environ, "SAGEMAKER_USER_CONFIG_OVERRIDE": str(folder / "config.yaml"), "HOME": str(folder)}
+    built = subprocess.run(
+        [sys.executable, str(script), *arguments],
+        env=environment,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    return json.loads(built.stdout.strip().splitlines()[-1])

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
-import sys
 import tarfile
 import time
 from pathlib import Path
 
 import pytest
 from clients_support import aws_cli, cli_environment
-from definitions_support import IMAGE, ROLE, deploy_function, upload
+from definitions_support import IMAGE, ROLE, deploy_function, sdk_build, upload
 
 DATA = Path(__file__).parents[1] / "runner" / "data"
 INFERENCE = """
@@ -63,9 +61,6 @@ def model_archive() -> bytes:
 @pytest.fixture(scope="module")
 def definition(local_target, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("sdk-step-types")
-    (folder / "config.yaml").write_text(
-        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
-    )
     model_data = upload(local_target, "step-types/model/model.tar.gz", model_archive())
     inputs = upload(local_target, "step-types/input/batch.csv", b"10,1,2\n20,3,4\n30,5,6\n")
     bucket = local_target.bucket
@@ -81,27 +76,8 @@ def definition(local_target, tmp_path_factory) -> dict:
     )
     local_target.client("sqs").create_queue(QueueName="model-reviews")
     queue = "https://sqs.us-east-1.amazonaws.com/000000000000/model-reviews"
-    environment = {**os.environ, "SAGEMAKER_USER_CONFIG_OVERRIDE": str(folder / "config.yaml"), "HOME": str(folder)}
-    built = subprocess.run(
-        [
-            sys.executable,
-            str(DATA / "build_step_types_pipeline.py"),
-            bucket,
-            model_data,
-            inputs.rsplit("/", 1)[0],
-            function,
-            queue,
-            IMAGE,
-            ROLE,
-        ],  # fmt: skip
-        env=environment,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert built.returncode == 0, built.stderr[-3000:]
-    return json.loads(built.stdout.strip().splitlines()[-1])
+    script = DATA / "build_step_types_pipeline.py"
+    return sdk_build(folder, script, bucket, model_data, inputs.rsplit("/", 1)[0], function, queue, IMAGE, ROLE)
 
 
 def answer_review(decision: str, timeout: float = 120) -> dict:

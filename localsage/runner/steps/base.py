@@ -115,7 +115,7 @@ class StepContext:
             code = container.wait()
         finally:
             with self.lock:
-                self.running.pop(self.step.name, None)
+                self.running.pop(self.job_name(), None)
         if self.stopping.is_set():
             raise ExecutionStopped()
         if code != 0:
@@ -149,7 +149,7 @@ class StepContext:
             container.terminate()
             watcher.join(timeout=30)
             with self.lock:
-                self.running.pop(self.step.name, None)
+                self.running.pop(self.job_name(), None)
 
     @staticmethod
     def _answers(url: str) -> bool:
@@ -165,7 +165,7 @@ class StepContext:
             spec = replace(spec, credentials=self.role.environment())
         container = self.backend.start(spec)
         with self.lock:
-            self.running[self.step.name] = container
+            self.running[self.job_name()] = container
         if self.stopping.is_set():  # the stop came while it started: the stop pass may have missed it
             container.terminate()
         return container

@@ -16,11 +16,13 @@ from localsage.runner.steps.processing import Processing
 from localsage.runner.steps.register_model import RegisterModel
 from localsage.runner.steps.training import Training
 from localsage.runner.steps.transform import Transform
+from localsage.runner.steps.tuning import Tuning
 
 STEP_TYPES: tuple[type[StepType], ...] = (
     Processing,
     Training,
     Transform,
+    Tuning,
     Condition,
     Fail,
     RegisterModel,
@@ -33,7 +35,6 @@ STEP_TYPES: tuple[type[StepType], ...] = (
 
 # The other step types of SageMaker Pipelines (SDK v3's StepTypeEnum) and why the local runner does not run them.
 NOT_RUN: dict[str, str] = {
-    "Tuning": "not yet: tuning jobs are planned (run the training step with fixed hyperparameters meanwhile)",
     "ForEach": "not yet: planned",
     "Endpoint": "not yet: planned (batch transform serves the same model: use a Transform step locally)",
     "EndpointConfig": "not yet: planned, with Endpoint",

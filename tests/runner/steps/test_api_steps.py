@@ -74,11 +74,11 @@ def test_a_model_step_creates_a_model_named_after_its_job(local_target, tmp_path
 def test_the_registry_holds_one_unit_per_type_with_its_facts():
     types = step_types()
     assert set(types) == {
-        "Processing", "Training", "Transform", "Condition", "Fail", "RegisterModel", "Model", "CreateModel", "Lambda",
-        "Callback",
+        "Processing", "Training", "Transform", "Tuning", "Condition", "Fail", "RegisterModel", "Model", "CreateModel",
+        "Lambda", "Callback",
     }  # fmt: skip
     jobs = {"Processing", "Training", "Transform"}
-    assert {name for name, step_type in types.items() if step_type.cacheable} == jobs
+    assert {name for name, step_type in types.items() if step_type.cacheable} == {*jobs, "Tuning"}
     assert {name for name, step_type in types.items() if step_type.runs_container} == jobs
     assert all(step_type.locally for step_type in types.values())
     assert isinstance(types["CreateModel"], LegacyCreateModel)
