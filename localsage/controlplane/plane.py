@@ -15,9 +15,10 @@ import psutil
 from localsage.adapters import aws, daemons
 from localsage.adapters.processes import alive
 from localsage.runner.callbacks import CallbackStore
+from localsage.runner.endpoints import EndpointStore
 from localsage.runner.jobs import JobStore
 from localsage.runner.records import ExecutionStore
-from localsage.runner.run import callback_store, execution_store, job_store
+from localsage.runner.run import callback_store, endpoint_store, execution_store, job_store
 
 WORKER_MODULE = "localsage.controlplane.worker"
 STOP_REQUESTED = "stop-requested"
@@ -45,6 +46,10 @@ class Plane:
     @property
     def callbacks(self) -> CallbackStore:
         return callback_store(self.state_dir)
+
+    @property
+    def endpoints(self) -> EndpointStore:
+        return endpoint_store(self.state_dir)
 
     def arn(self, resource: str) -> str:
         return f"arn:aws:sagemaker:{self.region}:{self.account}:{resource}"

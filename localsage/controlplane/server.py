@@ -23,13 +23,13 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 
 from localsage.adapters import local_events
-from localsage.controlplane import callbacks, executions, jobs
+from localsage.controlplane import callbacks, endpoints, executions, jobs
 from localsage.controlplane.moto_app import REQUEST_HANDLER, lambda_code, moto_application
 from localsage.controlplane.plane import Plane
 from localsage.controlplane.protocol import ServiceError, error_response, invalid, json_response, operation
 from localsage.controlplane.recording import Recorder, buffered_body, is_read, replay
 from localsage.facts.config import LOCAL_ACCOUNT_ID
-from localsage.runner.run import callback_store, executions_dir, job_store
+from localsage.runner.run import callback_store, endpoint_store, executions_dir, job_store
 
 OPERATIONS = {**executions.OPERATIONS, **jobs.OPERATIONS, **callbacks.OPERATIONS}
 OWN_PREFIX = "/_localsage/"
@@ -56,9 +56,55 @@ class EmulatorApplication:
             return self._control_plane(name, body, start_response)
         if environ["REQUEST_METHOD"] == "GET" and GET_FUNCTION.match(path):
             return self._get_function(environ, start_response)
+        invocation = endpoints.INVOCATIONS.match(path)
+        if invocation and environ["REQUEST_METHOD"] == "POST":
+            return self._invoke(invocation["name"], environ, body, start_response)
         if not path.startswith("/moto-api/") and not is_read(environ["REQUEST_METHOD"], name, body):
             self.recorder.record(environ, body)
+        if name in endpoints.AFTER_MOTO or name in endpoints.PATCHED:
+            return self._endpoint_operation(name, environ, body, start_response)
         return self.moto(environ, start_response)
+
+    def _moto_answer(self, environ: dict) -> tuple[str, list, bytes]:
+        captured: list = []
+        body = b"".join(self.moto(environ, lambda status, headers, *rest: captured.append((status, headers))))
+        return captured[0][0], captured[0][1], body
+
+    @staticmethod
+    def _replace_body(headers: list, body: bytes) -> list:
+        kept = [(key, value) for key, value in headers if key.lower() != "content-length"]
+        return [*kept, ("Content-Length", str(len(body)))]
+
+    def _endpoint_operation(self, name: str, environ: dict, body: bytes, start_response):
+        """moto's answer, then the endpoint's hosting started or stopped, or its true status shown."""
+        status, headers, answer = self._moto_answer(environ)
+        if status.startswith("200"):
+            if name in endpoints.AFTER_MOTO:
+                endpoints.AFTER_MOTO[name](self.plane, json.loads(body or b"{}"))
+            else:
+                answer = json.dumps(endpoints.PATCHED[name](self.plane, json.loads(answer))).encode()
+                headers = self._replace_body(headers, answer)
+        start_response(status, headers)
+        return [answer]
+
+    def _invoke(self, endpoint: str, environ: dict, body: bytes, start_response):
+        """sagemaker-runtime InvokeEndpoint: the request goes to the endpoint's model server."""
+        try:
+            answer, content_type, variant = endpoints.invoke(
+                self.plane,
+                endpoint,
+                body,
+                environ.get("CONTENT_TYPE", "application/json"),
+                environ.get("HTTP_ACCEPT", ""),
+            )
+        except ServiceError as exc:
+            return error_response(start_response, exc)
+        start_response(
+            "200 OK",
+            [("Content-Type", content_type), ("Content-Length", str(len(answer))),
+             ("x-Amzn-Invoked-Production-Variant", variant)],
+        )  # fmt: skip
+        return [answer]
 
     def _control_plane(self, name: str, body: bytes, start_response):
         try:
@@ -73,9 +119,7 @@ class EmulatorApplication:
 
     def _get_function(self, environ: dict, start_response):
         """moto's GetFunction, with the code location AWS gives (a URL the package downloads from, here ours)."""
-        captured: list = []
-        body = b"".join(self.moto(environ, lambda status, headers, *rest: captured.append((status, headers))))
-        status, headers = captured[0]
+        status, headers, body = self._moto_answer(environ)
         if status.startswith("200"):
             function = json.loads(body)
             configuration = function.get("Configuration", {})
@@ -88,8 +132,7 @@ class EmulatorApplication:
                 )
                 function["Code"] = {"RepositoryType": "S3", "Location": location}
                 body = json.dumps(function).encode()
-                headers = [(key, value) for key, value in headers if key.lower() != "content-length"]
-                headers.append(("Content-Length", str(len(body))))
+                headers = self._replace_body(headers, body)
         start_response(status, headers)
         return [body]
 
@@ -126,6 +169,7 @@ class EmulatorApplication:
 def forget(state_dir: Path) -> None:
     """The local records of what the emulator held (they mean nothing once its state is gone)."""
     folders = (executions_dir(state_dir), job_store(state_dir).folder, callback_store(state_dir).folder)
+    folders += (endpoint_store(state_dir).folder,)
     for folder in (*folders, state_dir / local_events.STATE_FOLDER):
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -148,6 +192,9 @@ def main(argv: list[str] | None = None) -> None:
         "127.0.0.1", arguments.port, EmulatorApplication(plane, moto, recorder), threaded=True,
         request_handler=REQUEST_HANDLER,
     )  # fmt: skip
+    hosted = endpoints.rehost(plane)
+    if hosted:
+        print(f"emulator: hosting {hosted} endpoint(s) again", flush=True)
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
     threading.Thread(target=_reap_forever, args=(plane,), daemon=True, name="reaper").start()
     server.serve_forever()

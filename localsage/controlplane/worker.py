@@ -1,5 +1,6 @@
-"""A worker the emulator starts for one StartPipelineExecution, RetryPipelineExecution or Create*Job request:
-`python -m localsage.controlplane.worker execution|retry <execution id>` or `job <kind> <job name>`.
+"""A worker the emulator starts for one StartPipelineExecution, RetryPipelineExecution, Create*Job or CreateEndpoint
+request: `python -m localsage.controlplane.worker execution|retry <execution id>`, `job <kind> <job name>` or
+`endpoint <endpoint name>` (which serves the endpoint's model until DeleteEndpoint or the emulator stops it).
 
 It runs what was recorded with the runner, in the process backend, against the emulator that started it, and
 keeps the records up to date. SIGTERM (StopPipelineExecution, Stop*Job) stops it the way Ctrl-C stops a local
@@ -21,11 +22,12 @@ import psutil
 from localsage.adapters import targets
 from localsage.errors import UserError
 from localsage.facts.config import local_dir
+from localsage.runner import endpoints
 from localsage.runner.backends.selection import choose
 from localsage.runner.definition import Step, load
 from localsage.runner.jobs import JobStatus
 from localsage.runner.orchestrator import Execution
-from localsage.runner.run import execution_store, job_store, run
+from localsage.runner.run import endpoint_store, execution_store, job_store, run
 from localsage.runner.steps.base import ExecutionStopped, StepContext
 from localsage.runner.steps.registry import job_step_types
 
@@ -39,7 +41,7 @@ class EmulatorGone(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localsage.controlplane.worker")
-    parser.add_argument("mode", choices=("execution", "retry", "job"))
+    parser.add_argument("mode", choices=("execution", "retry", "job", "endpoint"))
     parser.add_argument("names", nargs="+")
     arguments = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -52,9 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.mode == "job":
             kind, name = arguments.names
             run_job(target, state_dir, backend, kind, name)
+        elif arguments.mode == "endpoint":
+            endpoints.host(target, endpoint_store(state_dir), backend, arguments.names[0], say)
         else:
             run_execution(target, state_dir, backend, arguments.names[0])
-    except (ExecutionStopped, KeyboardInterrupt, EmulatorGone, UserError):
+    except (ExecutionStopped, KeyboardInterrupt, EmulatorGone, UserError) as exc:
+        if arguments.mode == "endpoint" and not isinstance(exc, KeyboardInterrupt):
+            say(f"endpoint {arguments.names[0]}: {exc}")
         return 1
     return 0
 

@@ -14,6 +14,7 @@ from localsage.runner.backends.base import Backend
 from localsage.runner.cache import StepCache
 from localsage.runner.callbacks import CallbackStore
 from localsage.runner.definition import PipelineDefinition
+from localsage.runner.endpoints import EndpointStore
 from localsage.runner.jobs import JobStore
 from localsage.runner.orchestrator import Execution, Observer, Orchestrator, RunOptions, Unobserved, check
 from localsage.runner.records import ExecutionRecord, ExecutionStore
@@ -92,6 +93,10 @@ def new_record(
 
 def job_store(state_dir: Path) -> JobStore:
     return JobStore(state_dir / "runner" / "jobs")
+
+
+def endpoint_store(state_dir: Path) -> EndpointStore:
+    return EndpointStore(state_dir / "runner" / "endpoints")
 
 
 def callback_store(state_dir: Path) -> CallbackStore:

@@ -107,7 +107,8 @@ def wait(sagemaker, arn: str, timeout: float = 300) -> dict:
 
 
 def test_an_sdk_built_pipeline_of_transform_lambda_and_callback_runs_through_the_api(local_target, definition):
-    assert [step["Type"] for step in definition["Steps"]] == ["Model", "Transform", "Lambda", "Callback", "Condition"]
+    types = ["Model", "Transform", "Lambda", "Callback", "Condition", "EndpointConfig", "Endpoint"]
+    assert [step["Type"] for step in definition["Steps"]] == types
     sagemaker = local_target.client("sagemaker")
     sagemaker.create_pipeline(PipelineName="step-types", PipelineDefinition=json.dumps(definition), RoleArn=ROLE)
     arn = sagemaker.start_pipeline_execution(PipelineName="step-types")["PipelineExecutionArn"]
@@ -128,6 +129,13 @@ def test_an_sdk_built_pipeline_of_transform_lambda_and_callback_runs_through_the
     assert steps["Approve"]["Metadata"]["Callback"]["CallbackToken"] == message["token"]
     scores = local_target.client("s3").get_object(Bucket=local_target.bucket, Key="step-types/scores/batch.csv.out")
     assert scores["Body"].read().decode().split() == ["10,6.0", "20,14.0", "30,22.0"]
+    endpoint = steps["Serve"]["Metadata"]["Endpoint"]["Arn"].rsplit("/", 1)[1]
+    assert endpoint == f"step-types-{arn.rsplit('/', 1)[1]}"
+    answer = local_target.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, Body=b"1,2\n3,4\n", ContentType="text/csv", Accept="text/csv"
+    )
+    assert answer["Body"].read().decode().split() == ["6.0", "14.0"], "the endpoint serves the model Score used"
+    sagemaker.delete_endpoint(EndpointName=endpoint)
 
 
 def test_a_rejected_review_fails_the_execution_at_its_gate(local_target, definition):
@@ -137,3 +145,4 @@ def test_a_rejected_review_fails_the_execution_at_its_gate(local_target, definit
     described = wait(sagemaker, arn)
     assert described["PipelineExecutionStatus"] == "Failed"
     assert described["FailureReason"] == "step Rejected: the reviewer did not ship it"
+    sagemaker.delete_endpoint(EndpointName=f"step-types-{arn.rsplit('/', 1)[1]}")

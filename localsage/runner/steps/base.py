@@ -195,6 +195,8 @@ class StepType:
     create_operation: ClassVar[str | None] = None
     name_member: ClassVar[str | None] = None
     extra_properties: ClassVar[frozenset[str]] = frozenset()
+    # The resource the step makes, as ListPipelineExecutionSteps' Metadata names it: (its key, the ARN property).
+    made: ClassVar[tuple[str, str] | None] = None
 
     def check(self, step: Step) -> None:
         """Refuse, before anything runs, arguments this step type cannot honour (one-line UserError)."""
@@ -236,7 +238,11 @@ class StepType:
 
     def metadata(self, step: StepRecord) -> dict:
         """What ListPipelineExecutionSteps shows as the step's Metadata (the job, the outcome, the ARN made)."""
-        return {}
+        if self.made is None:
+            return {}
+        key, arn_property = self.made
+        arn = (step.properties or {}).get(arn_property)
+        return {key: {"Arn": arn}} if arn else {}
 
     @classmethod
     def property_names(cls) -> frozenset[str]:

@@ -22,7 +22,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from localsage.adapters import processes, roles, s3io
 from localsage.runner.backends.base import ContainerSpec
 from localsage.runner.jobs import JobRecord, JobStatus
-from localsage.runner.records import StepRecord
 from localsage.runner.steps.base import ExecutionStopped, StepContext, StepResult, StepType
 
 # CloudWatch Logs limits on one PutLogEvents call.
@@ -53,6 +52,11 @@ class ContainerJob(StepType):
     job_kind: ClassVar[str]  # TrainingJob, ProcessingJob: the API's noun
     arn_resource: ClassVar[str]  # training-job, processing-job
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "job_kind" in cls.__dict__:
+            cls.made = (cls.job_kind, f"{cls.job_kind}Arn")
+
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         job = self._begin(arguments, context)
         started = time.time()
@@ -80,10 +84,6 @@ class ContainerJob(StepType):
             raise
         self._end(job, context, started, JobStatus.COMPLETED, properties=properties)
         return StepResult(properties)
-
-    def metadata(self, step: StepRecord) -> dict:
-        arn = (step.properties or {}).get(f"{self.job_kind}Arn")
-        return {self.job_kind: {"Arn": arn}} if arn else {}
 
     def _begin(self, arguments: dict, context: StepContext) -> JobRecord | None:
         if context.jobs is None:

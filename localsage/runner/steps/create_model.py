@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from localsage.runner.records import StepRecord
 from localsage.runner.steps.base import StepContext, StepResult, StepType, request_for
 
 
@@ -12,10 +11,7 @@ class CreateModel(StepType):
     describe_operation = "DescribeModel"
     create_operation = "CreateModel"
     name_member = "ModelName"
-
-    def metadata(self, step: StepRecord) -> dict:
-        arn = (step.properties or {}).get("ModelArn")
-        return {"Model": {"Arn": arn}} if arn else {}
+    made = ("Model", "ModelArn")
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         sagemaker = context.client("sagemaker")

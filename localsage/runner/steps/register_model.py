@@ -3,12 +3,12 @@ event (the target's hook: SageMaker emits it in AWS, the local target emits it o
 
 from __future__ import annotations
 
-from localsage.runner.records import StepRecord
 from localsage.runner.steps.base import StepContext, StepResult, StepType, request_for
 
 
 class RegisterModel(StepType):
     type_name = "RegisterModel"
+    made = ("RegisterModel", "ModelPackageArn")
     locally = "a model package version in the emulator's registry, with its approval event"
     describe_operation = "DescribeModelPackage"
     create_operation = "CreateModelPackage"
@@ -16,10 +16,6 @@ class RegisterModel(StepType):
     def needed_groups(self, arguments: dict) -> list[str]:
         group = arguments.get("ModelPackageGroupName")
         return [group] if group else []
-
-    def metadata(self, step: StepRecord) -> dict:
-        arn = (step.properties or {}).get("ModelPackageArn")
-        return {"RegisterModel": {"Arn": arn}} if arn else {}
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         sagemaker = context.client("sagemaker")

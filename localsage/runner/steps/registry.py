@@ -10,6 +10,7 @@ from localsage.runner.steps.callback import Callback
 from localsage.runner.steps.condition import Condition
 from localsage.runner.steps.container_job import ContainerJob
 from localsage.runner.steps.create_model import CreateModel, LegacyCreateModel
+from localsage.runner.steps.endpoint import Endpoint, EndpointConfig
 from localsage.runner.steps.fail import Fail
 from localsage.runner.steps.lambda_function import LambdaFunction
 from localsage.runner.steps.processing import Processing
@@ -30,15 +31,15 @@ STEP_TYPES: tuple[type[StepType], ...] = (
     LegacyCreateModel,
     LambdaFunction,
     Callback,
+    EndpointConfig,
+    Endpoint,
 )
 
 
 # The other step types of SageMaker Pipelines (SDK v3's StepTypeEnum) and why the local runner does not run them.
 NOT_RUN: dict[str, str] = {
     "ForEach": "not yet: planned",
-    "Endpoint": "not yet: planned (batch transform serves the same model: use a Transform step locally)",
-    "EndpointConfig": "not yet: planned, with Endpoint",
-    "InferenceComponent": "not yet: planned, with Endpoint",
+    "InferenceComponent": "not yet: planned (locally an endpoint serves the one model of its config)",
     "Lineage": "not yet: planned as records in the emulator",
     "Cleanup": "not yet: planned as records in the emulator",
     "QualityCheck": "it runs AWS's Model Monitor container, which exists only in AWS",

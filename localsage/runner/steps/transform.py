@@ -15,48 +15,16 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from botocore.exceptions import ClientError
-
 from localsage.adapters import loopback, s3io
 from localsage.errors import UserError
 from localsage.runner.backends.base import ContainerSpec
 from localsage.runner.definition import Step
+from localsage.runner.steps import model_hosting as hosting
 from localsage.runner.steps import transform_records as records
 from localsage.runner.steps.base import StepContext, StepFailed
 from localsage.runner.steps.container_job import ContainerJob
 
-SERVE_COMMAND = ["serve"]
-CODE_FOLDER = "/opt/ml/code"
-SUBMIT_DIRECTORY = "SAGEMAKER_SUBMIT_DIRECTORY"
 REQUEST_TIMEOUT_S = 600
-
-
-def model_container(sagemaker, model_name: str, where: str) -> dict:
-    """The one container of a SageMaker model ({Image, ModelDataUrl, Environment}), its model package resolved."""
-    try:
-        model = sagemaker.describe_model(ModelName=model_name)
-    except ClientError:
-        raise UserError(
-            f"{where}ModelName {model_name}: there is no such model in the emulator; create it with a Model step "
-            "(ModelStep with ModelBuilder.build()) or CreateModel first"
-        ) from None
-    containers = [model["PrimaryContainer"]] if "PrimaryContainer" in model else model.get("Containers", [])
-    if len(containers) != 1:
-        raise UserError(
-            f"{where}model {model_name} has {len(containers)} containers: inference pipelines are not served "
-            "locally; use a model with one container"
-        )
-    container = containers[0]
-    if container.get("ModelPackageName") and not container.get("Image"):
-        package = sagemaker.describe_model_package(ModelPackageName=container["ModelPackageName"])
-        inference = package["InferenceSpecification"]["Containers"][0]
-        container = {
-            **inference,
-            "Environment": {**inference.get("Environment", {}), **container.get("Environment", {})},
-        }
-    if not container.get("Image"):
-        raise UserError(f"{where}model {model_name} names no container image")
-    return container
 
 
 class Transform(ContainerJob):
@@ -102,55 +70,24 @@ class Transform(ContainerJob):
         return [arguments["TransformOutput"]["S3OutputPath"]]
 
     def inputs(self, arguments: dict, context: StepContext) -> Iterator[tuple[str, Path, str]]:
-        where = context.step.where
-        container = model_container(context.client("sagemaker"), arguments["ModelName"], where)
+        container = hosting.model_container(context.client("sagemaker"), arguments["ModelName"], context.step.where)
         context.found["container"] = container
-        if container.get("ModelDataUrl"):
-            yield container["ModelDataUrl"], context.work_dir / "model-data", "the model data"
-        code = container.get("Environment", {}).get(SUBMIT_DIRECTORY, "")
-        if code.startswith("s3://"):
-            yield code, context.work_dir / "source", f"the model's {SUBMIT_DIRECTORY}"
+        yield from hosting.downloads(container, context.work_dir)
         yield self.input_uris(arguments)[0], context.work_dir / "input", "the input data"
 
     def prepare(self, arguments: dict, context: StepContext) -> None:
-        where = context.step.where
-        for download, folder, what in (("model-data", "model", "the model data"), ("source", "code", "source")):
-            for item in (
-                sorted((context.work_dir / download).glob("*")) if (context.work_dir / download).is_dir() else []
-            ):
-                target = context.opt_ml / folder
-                if item.name.endswith((".tar.gz", ".tgz")):
-                    s3io.unpack(item, target, f"{where}{what} {item.name}")
-                else:
-                    target.mkdir(parents=True, exist_ok=True)
-                    item.rename(target / item.name)
-        (context.opt_ml / "model").mkdir(parents=True, exist_ok=True)
+        hosting.unpack(context.work_dir, context.opt_ml, context.step.where)
 
     def container(self, arguments: dict, context: StepContext) -> ContainerSpec:
-        container = context.found["container"]
-        port = loopback.free_port()
-        context.found["port"] = port
-        environment = {key: str(value) for key, value in container.get("Environment", {}).items()}
-        environment.update({key: str(value) for key, value in arguments.get("Environment", {}).items()})
-        if (context.opt_ml / "code").is_dir():
-            environment[SUBMIT_DIRECTORY] = CODE_FOLDER
-        environment.update(
-            # Read by the model server; a backend without a private /opt/ml rewrites it to the step's folder.
-            SM_MODEL_DIR="/opt/ml/model",
-            SAGEMAKER_BIND_TO_PORT=str(port),
-            SAGEMAKER_BIND_TO_ADDRESS=loopback.HOST,
-            SAGEMAKER_MODEL_SERVER_WORKERS=str(arguments.get("MaxConcurrentTransforms") or 1),
-        )
-        code_dirs = [context.opt_ml / "code", context.opt_ml / "model" / "code"]
-        return ContainerSpec(
-            name=context.job_name(),
-            image=container["Image"],
-            command=SERVE_COMMAND,
-            environment=environment,
-            opt_ml=context.opt_ml,
-            logs=context.logs,
-            code_dirs=[folder for folder in code_dirs if folder.is_dir()],
-            ports=(port,),
+        context.found["port"] = loopback.free_port()
+        return hosting.serving_spec(
+            context.found["container"],
+            context.job_name(),
+            context.opt_ml,
+            context.logs,
+            context.found["port"],
+            int(arguments.get("MaxConcurrentTransforms") or 1),
+            arguments.get("Environment"),
         )
 
     def execute(self, arguments: dict, context: StepContext) -> None:

@@ -23,7 +23,6 @@ from dataclasses import replace
 
 from localsage.errors import UserError
 from localsage.runner.definition import Step
-from localsage.runner.records import StepRecord
 from localsage.runner.steps.base import ExecutionStopped, StepContext, StepFailed, StepResult, StepType
 from localsage.runner.steps.training import Training
 
@@ -46,6 +45,7 @@ class Tuning(StepType):
     describe_operation = "DescribeHyperParameterTuningJob"
     create_operation = "CreateHyperParameterTuningJob"
     name_member = "HyperParameterTuningJobName"
+    made = ("TuningJob", "HyperParameterTuningJobArn")
     extra_properties = frozenset({"TrainingJobSummaries"})
 
     def request_problems(self, step: Step, arguments: dict, resolved: bool) -> list[str]:
@@ -169,10 +169,6 @@ class Tuning(StepType):
             "TrainingJobSummaries": summaries,
         }
         return StepResult(properties)
-
-    def metadata(self, step: StepRecord) -> dict:
-        arn = (step.properties or {}).get("HyperParameterTuningJobArn")
-        return {"TuningJob": {"Arn": arn}} if arn else {}
 
     @staticmethod
     def _candidates(config: dict) -> list[dict[str, str]]:

@@ -1,5 +1,6 @@
 """Print the definition of a pipeline of the step types beyond jobs, built by the real SageMaker SDK v3:
-Model -> Transform -> Lambda -> Callback -> Condition (else Fail).
+Model -> Transform -> Lambda -> Callback -> Condition (else Fail), and Model -> EndpointConfig -> Endpoint
+(named `step-types-<execution id>`).
 
 Usage: python build_step_types_pipeline.py BUCKET MODEL_DATA INPUT FUNCTION_ARN QUEUE_URL IMAGE ROLE
 """
@@ -11,10 +12,13 @@ import boto3
 from sagemaker.core.lambda_helper import Lambda
 from sagemaker.core.transformer import Transformer
 from sagemaker.core.workflow.conditions import ConditionEquals
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.functions import Join
 from sagemaker.core.workflow.parameters import ParameterFloat
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.callback_step import CallbackOutput, CallbackOutputTypeEnum, CallbackStep
 from sagemaker.mlops.workflow.condition_step import ConditionStep
+from sagemaker.mlops.workflow.endpoint_step import EndpointConfigStep, EndpointStep
 from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
 from sagemaker.mlops.workflow.model_step import ModelStep
@@ -76,10 +80,24 @@ gate = ConditionStep(
     if_steps=[],
     else_steps=[FailStep(name="Rejected", error_message="the reviewer did not ship it")],
 )
+endpoint_name = Join(on="-", values=["step-types", ExecutionVariables.PIPELINE_EXECUTION_ID])
+variant = {
+    "VariantName": "AllTraffic",
+    "ModelName": create_model.properties.ModelName,
+    "InstanceType": "ml.m5.large",
+    "InitialInstanceCount": 1,
+}
+serve_config = EndpointConfigStep(
+    name="ServeConfig", step_args=session.create_endpoint_config(name=endpoint_name, production_variants=[variant])
+)
+serve = EndpointStep(
+    name="Serve", step_args=session.create_endpoint(endpoint_name=endpoint_name, config_name=endpoint_name)
+)
+serve.add_depends_on([serve_config])
 pipeline = Pipeline(
     name="step-types",
     parameters=[scale],
-    steps=[create_model, score, summarise, approve, gate],
+    steps=[create_model, score, summarise, approve, gate, serve_config, serve],
     sagemaker_session=session,
 )
 sys.stdout.write(json.dumps(json.loads(pipeline.definition())))

@@ -1,0 +1,88 @@
+"""SageMaker endpoints in the emulator: moto keeps their Create/Describe/Delete records, the control plane hosts
+each endpoint's model (one worker per endpoint: `localsage.runner.endpoints.host`) and answers InvokeEndpoint
+(sagemaker-runtime) from it.
+
+CreateEndpoint starts the endpoint's worker once moto has recorded it; DescribeEndpoint and ListEndpoints show the
+true status (Creating while the model loads, InService, or Failed with its reason); DeleteEndpoint stops the
+worker and its server. After a restart of the emulator, every endpoint it still has is hosted again.
+"""
+
+from __future__ import annotations
+
+import re
+
+import requests
+
+from localsage.adapters import loopback
+from localsage.controlplane.plane import Plane
+from localsage.controlplane.protocol import ServiceError
+from localsage.runner.endpoints import IN_SERVICE, EndpointRecord
+
+INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
+INVOKE_TIMEOUT_S = 60  # SageMaker's limit for a real-time inference to answer
+
+
+def created(plane: Plane, request: dict) -> None:
+    plane.endpoints.save(EndpointRecord(request["EndpointName"]))
+    plane.launch("endpoint", request["EndpointName"])
+
+
+def deleted(plane: Plane, request: dict) -> None:
+    record = plane.endpoints.find(request["EndpointName"])
+    if record is not None:
+        plane.signal_runner(record.host_pid, record.host_started)
+        plane.endpoints.forget(record.name)
+
+
+def rehost(plane: Plane) -> int:
+    """Host again every endpoint the emulator still has (after a restart); how many."""
+    records = plane.endpoints.all()
+    for record in records:
+        created(plane, {"EndpointName": record.name})
+    return len(records)
+
+
+def _true_status(plane: Plane, endpoint: dict) -> dict:
+    record = plane.endpoints.find(endpoint.get("EndpointName", ""))
+    if record is not None:
+        endpoint["EndpointStatus"] = record.status
+        if record.failure:
+            endpoint["FailureReason"] = record.failure
+    return endpoint
+
+
+def described(plane: Plane, document: dict) -> dict:
+    return _true_status(plane, document)
+
+
+def listed(plane: Plane, document: dict) -> dict:
+    document["Endpoints"] = [_true_status(plane, endpoint) for endpoint in document.get("Endpoints", [])]
+    return document
+
+
+AFTER_MOTO = {"CreateEndpoint": created, "DeleteEndpoint": deleted}
+PATCHED = {"DescribeEndpoint": described, "ListEndpoints": listed}
+
+
+def invoke(plane: Plane, name: str, body: bytes, content_type: str, accept: str) -> tuple[bytes, str, str]:
+    """The model's answer (body, content type) and the variant that gave it, as InvokeEndpoint returns them."""
+    record = plane.endpoints.find(name)
+    if record is None or record.status != IN_SERVICE or not record.port:
+        state = "not found" if record is None else f"is {record.status}, not InService"
+        raise ServiceError("ValidationError", f"Endpoint {name} of account {plane.account} {state}.")
+    headers = {"Content-Type": content_type, **({"Accept": accept} if accept else {})}
+    try:
+        answer = loopback.http.post(
+            f"http://{loopback.HOST}:{record.port}/invocations", data=body, headers=headers, timeout=INVOKE_TIMEOUT_S
+        )
+    except requests.RequestException as exc:
+        raise ServiceError(
+            "ServiceUnavailable", f"Endpoint {name}: its model server did not answer ({exc})", 503
+        ) from None
+    if answer.status_code != 200:
+        message = (
+            f'Received server error ({answer.status_code}) from primary with message "{answer.text.strip()[:500]}". '
+            f"See the endpoint's log in the emulator's state folder (runner/endpoints/{name.lower()}/logs)."
+        )
+        raise ServiceError("ModelError", message, 424)
+    return answer.content, answer.headers.get("Content-Type", accept or content_type), record.variant or "AllTraffic"
