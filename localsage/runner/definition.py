@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from localsage.runner.expressions import (
+    CURRENT_ITEM,
     EXECUTION,
     EXPERIMENT,
+    ITERATION_OUTPUT,
     PARAMETER,
     PROPERTY_FILE,
     STEP_PROPERTY,
@@ -49,6 +51,10 @@ COMPLETED = "Completed"
 # The one step type whose arguments hold other steps (its IfSteps and ElseSteps branches).
 CONDITION_TYPE = "Condition"
 BRANCHES = {"IfSteps": True, "ElseSteps": False}
+# The step type whose arguments hold the steps it runs once per item (its ForEachBody), and what a body may not hold.
+FOR_EACH_TYPE = "ForEach"
+FOR_EACH_BODY = "ForEachBody"
+NOT_IN_A_BODY = frozenset({CONDITION_TYPE, "Fail", FOR_EACH_TYPE})
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ class Step:
     conditions: list = field(default_factory=list)
     if_steps: tuple[str, ...] = ()
     else_steps: tuple[str, ...] = ()
+    body: tuple[Step, ...] = ()  # a ForEach step's body steps, in document order
     raw: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -207,11 +214,20 @@ class PipelineDefinition:
         return skipped
 
 
-_NOT_STEPS = {PARAMETER, EXECUTION, EXPERIMENT}
+_NOT_STEPS = {PARAMETER, EXECUTION, EXPERIMENT, CURRENT_ITEM, ITERATION_OUTPUT}
 
 
 def _scan_step(step: Step) -> Iterator[Reference]:
-    if step.type == CONDITION_TYPE:
+    if step.type == FOR_EACH_TYPE:
+        # The ForEach step itself reads its items, its selector, and what its body reads outside the body.
+        siblings = {body_step.name for body_step in step.body}
+        outer = {key: value for key, value in step.arguments.items() if key != FOR_EACH_BODY}
+        yield from references(outer, step.where + "Arguments")
+        for body_step in step.body:
+            for reference in _scan_step(body_step):
+                if reference.name not in siblings or reference.kind in _NOT_STEPS:
+                    yield reference
+    elif step.type == CONDITION_TYPE:
         conditions_path = step.where + "Arguments.Conditions"
         for index, condition in enumerate(step.conditions):
             yield from condition_references(condition, child_path(conditions_path, index))
@@ -330,6 +346,28 @@ def _load_step(raw: object, path: str, steps: dict[str, Step], branches: dict[st
     steps[name] = step
     if kind == CONDITION_TYPE:
         _load_condition(step, steps, branches)
+    elif kind == FOR_EACH_TYPE:
+        steps[name] = _load_for_each(step, steps)
+
+
+def _load_for_each(step: Step, steps: dict[str, Step]) -> Step:
+    """A ForEach step with its body loaded (names unique in the whole definition; the body is not scheduled)."""
+    raw_body = step.arguments.get(FOR_EACH_BODY)
+    if not isinstance(raw_body, list) or not raw_body:
+        raise DefinitionError(f"{step.where}Arguments.{FOR_EACH_BODY} must be a non-empty list of steps")
+    body: dict[str, Step] = {}
+    for index, raw in enumerate(raw_body):
+        _load_step(raw, f"{step.path}.Arguments.{FOR_EACH_BODY}[{index}]", body, {}, None)
+    for name, body_step in body.items():
+        if name in steps:
+            raise DefinitionError(
+                f"step {name}: the name is used by two steps ({steps[name].path} and {body_step.path})"
+            )
+        if body_step.type in NOT_IN_A_BODY:
+            raise DefinitionError(
+                f"{body_step.where}a ForEach body cannot hold a {body_step.type} step (as in SageMaker)"
+            )
+    return replace(step, body=tuple(body.values()))
 
 
 def _load_condition(step: Step, steps: dict[str, Step], branches: dict[str, Branch]):
@@ -419,7 +457,29 @@ def validate(
                 )
         for reference in definition.step_references(step.name):
             _check_reference(definition, reference, step_properties)
+        _check_body(step, step_properties, not_run or {})
     definition.topological_order()
+
+
+def _check_body(step: Step, step_properties: Mapping[str, frozenset[str]], not_run: Mapping[str, str]) -> None:
+    """A ForEach body: runnable step types, and references to its own steps that exist and expose that property."""
+    siblings = {body_step.name: body_step for body_step in step.body}
+    for body_step in step.body:
+        if body_step.type not in step_properties:
+            reason = not_run.get(body_step.type, "it is not a SageMaker Pipelines step type")
+            raise DefinitionError(
+                f"step {body_step.name} has type {body_step.type}, which the local runner does not run ({reason})"
+            )
+        for reference in _scan_step(body_step):
+            if reference.kind == STEP_PROPERTY and reference.name in siblings:
+                _check_property(reference, siblings[reference.name], step_properties)
+    selector = step.arguments.get("Selector")
+    for reference in references(selector, step.where + "Arguments.Selector") if selector else ():
+        if reference.kind == ITERATION_OUTPUT and reference.name not in siblings:
+            raise DefinitionError(
+                f"{reference.path} reads the iteration output of {reference.name}, which is not in the ForEach body "
+                f"(its steps: {', '.join(siblings)})"
+            )
 
 
 def _check_reference(
@@ -439,8 +499,13 @@ def _check_reference(
             f"{reference.path} reads property file {reference.parts[0]} of step {upstream.name}, "
             f"which declares no such PropertyFiles entry (declared: {known})"
         )
+    if reference.kind == STEP_PROPERTY:
+        _check_property(reference, upstream, step_properties)
+
+
+def _check_property(reference: Reference, upstream: Step, step_properties: Mapping[str, frozenset[str]]) -> None:
     exposed = step_properties.get(upstream.type)
-    if reference.kind == STEP_PROPERTY and exposed is not None and reference.parts[0] not in exposed:
+    if exposed is not None and reference.parts[0] not in exposed:
         known = ", ".join(sorted(exposed)) or "none"
         raise DefinitionError(
             f"{reference.path} reads property {reference.parts[0]} of step {upstream.name} ({upstream.type}), "

@@ -46,6 +46,10 @@ EXECUTION = "execution"
 EXPERIMENT = "experiment"
 STEP_PROPERTY = "step property"
 PROPERTY_FILE = "property file"
+# Inside a ForEach step: the item of the iteration, and (in its Selector) a body step's properties in one iteration.
+CURRENT_ITEM = "current item"
+ITERATION_OUTPUT = "iteration output"
+CURRENT_ITEM_GET = "ForEach.CurrentItem"
 
 PathPart = str | int
 _PATH_TOKEN = re.compile(r"""\.?([^.\[\]'"]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]""")
@@ -92,6 +96,7 @@ class Context:
     step_property: Callable[[str, tuple[PathPart, ...]], object]
     property_file_uri: Callable[[str, str], str] = field(default=lambda step, name: _no_io("property files"))
     read_json: Callable[[str], object] = field(default=lambda uri: _no_io("JSON files"))
+    current_item: tuple[object, ...] = ()  # (the item,) in a ForEach body's iteration, else empty
 
 
 def _no_io(what: str):
@@ -155,6 +160,13 @@ def parse_get(value: dict, path: str) -> Reference:
         return Reference(EXECUTION, rest, (), path)
     if root == "PipelineExperimentConfig" and rest in EXPERIMENT_CONFIG:
         return Reference(EXPERIMENT, rest, (), path)
+    if target == CURRENT_ITEM_GET or target.startswith((CURRENT_ITEM_GET + ".", CURRENT_ITEM_GET + "[")):
+        remainder = target[len(CURRENT_ITEM_GET) :].lstrip(".")
+        return Reference(CURRENT_ITEM, "CurrentItem", parse_property_path(remainder, path) if remainder else (), path)
+    if root == "IterationOutput":
+        step_name, _, property_path = rest.partition(".")
+        if step_name and property_path:
+            return Reference(ITERATION_OUTPUT, step_name, parse_property_path(property_path, path), path)
     if root == "Steps":
         step_name, _, property_path = rest.partition(".")
         if step_name and property_path:
@@ -275,8 +287,12 @@ def resolve(value: object, context: Context, path: str = "") -> object:
 
 
 def _resolve_get(reference: Reference, context: Context) -> object:
-    if reference.kind == STEP_PROPERTY:
+    if reference.kind in (STEP_PROPERTY, ITERATION_OUTPUT):
         return context.step_property(reference.name, reference.parts)
+    if reference.kind == CURRENT_ITEM:
+        if not context.current_item:
+            raise EvaluationError(f"{reference.path}: {CURRENT_ITEM_GET} is only known inside a ForEach step's body")
+        return property_at(context.current_item[0], reference.parts, f"{reference.path}: {CURRENT_ITEM_GET}")
     if reference.kind == PROPERTY_FILE:
         raise DefinitionError(f"{reference.path}: a property file can only be read with Std:JsonGet, not with Get")
     variables = context.parameters if reference.kind == PARAMETER else context.execution
@@ -284,6 +300,22 @@ def _resolve_get(reference: Reference, context: Context) -> object:
     if name not in variables:
         raise EvaluationError(f"{reference.path}: no value for {reference.kind} {name}")
     return variables[name]
+
+
+def property_at(value: object, parts: tuple[PathPart, ...], what: str) -> object:
+    """The value at `parts` inside `value` (object keys, list indexes; an index also picks a map's n-th value, as
+    `Outputs[0]` does); EvaluationError naming `what` when it is not there."""
+    current = value
+    for part in parts:
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, dict) and isinstance(part, int) and part < len(current):
+            current = list(current.values())[part]
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            current = current[part]
+        else:
+            raise EvaluationError(f"{what} has no property {'.'.join(str(p) for p in parts)}")
+    return current
 
 
 def _resolve_json_get(expression: dict, context: Context, path: str) -> object:

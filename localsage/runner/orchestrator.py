@@ -23,7 +23,14 @@ from localsage.runner.backends.base import Backend
 from localsage.runner.cache import CacheEntry, StepCache, cache_key
 from localsage.runner.callbacks import CallbackStore
 from localsage.runner.definition import PipelineDefinition, Step, property_file_locator, validate
-from localsage.runner.expressions import EXECUTION_VARIABLES, Context, DefinitionError, EvaluationError, resolve
+from localsage.runner.expressions import (
+    EXECUTION_VARIABLES,
+    Context,
+    DefinitionError,
+    EvaluationError,
+    property_at,
+    resolve,
+)
 from localsage.runner.jobs import JobStore
 from localsage.runner.records import ExecutionRecord, ExecutionStore, StepRecord
 from localsage.runner.statuses import ExecutionStatus, StepStatus
@@ -75,7 +82,8 @@ def check(definition: PipelineDefinition, types: Mapping[str, StepType] | None =
     types = types or step_types()
     validate(definition, {name: step_type.property_names() for name, step_type in types.items()}, NOT_RUN)
     for step in definition.steps.values():
-        types[step.type].check(step)
+        for checked in (step, *step.body):
+            types[checked.type].check(checked)
 
 
 def check_requests(definition: PipelineDefinition, types: Mapping[str, StepType] | None = None) -> None:
@@ -88,7 +96,8 @@ def check_requests(definition: PipelineDefinition, types: Mapping[str, StepType]
     refused = [
         line
         for step in definition.steps.values()
-        for line in types[step.type].request_problems(step, step.arguments, resolved=False)
+        for checked in (step, *step.body)
+        for line in types[checked.type].request_problems(checked, checked.arguments, resolved=False)
     ]
     if refused:
         raise DefinitionError(api_rules.summary(refused))
@@ -163,18 +172,7 @@ class Orchestrator:
     def step_property(self, step_name: str, parts: tuple) -> object:
         if step_name not in self.properties:
             raise EvaluationError(f"step {step_name} has not produced properties (it did not run)")
-        current: object = self.properties[step_name]
-        for part in parts:
-            if isinstance(current, dict) and part in current:
-                current = current[part]
-            elif isinstance(current, dict) and isinstance(part, int) and part < len(current):
-                current = list(current.values())[part]
-            elif isinstance(current, list) and isinstance(part, int) and part < len(current):
-                current = current[part]
-            else:
-                shown = ".".join(str(p) for p in parts)
-                raise EvaluationError(f"step {step_name} has no property {shown}")
-        return current
+        return property_at(self.properties[step_name], parts, f"step {step_name}")
 
     def read_json(self, uri: str) -> object:
         bucket, key = s3io.split_uri(uri)
@@ -327,6 +325,8 @@ class Orchestrator:
             jobs=self.jobs,
             callbacks=self.callbacks,
             execution_arn=self.execution.execution_arn,
+            types=self.types,
+            expressions=self.context(step_name=step.name),
         )
 
     def _settle(self, record: ExecutionRecord, name: str, future: Future) -> bool:

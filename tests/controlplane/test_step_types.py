@@ -26,6 +26,10 @@ def model_fn(model_dir):
 def predict_fn(rows, scale):
     return rows.sum(axis=1) * scale
 """
+SCALE = """
+def handler(event, context):
+    return {"scaled": event["mean"] * event["factor"]}
+"""
 SUMMARY = """
 import boto3
 
@@ -74,10 +78,13 @@ def definition(local_target, tmp_path_factory) -> dict:
         },
         Timeout=60,
     )
+    scale = deploy_function(local_target, "scale-mean", {"app.py": SCALE})
+    train = upload(local_target, "step-types/train/data.csv", b"x,y\n1,2\n").rsplit("/", 1)[0]
     local_target.client("sqs").create_queue(QueueName="model-reviews")
     queue = "https://sqs.us-east-1.amazonaws.com/000000000000/model-reviews"
     script = DATA / "build_step_types_pipeline.py"
-    return sdk_build(folder, script, bucket, model_data, inputs.rsplit("/", 1)[0], function, queue, IMAGE, ROLE)
+    data = inputs.rsplit("/", 1)[0]
+    return sdk_build(folder, script, bucket, model_data, data, function, queue, IMAGE, ROLE, scale, train)
 
 
 def answer_review(decision: str, timeout: float = 120) -> dict:
@@ -107,20 +114,22 @@ def wait(sagemaker, arn: str, timeout: float = 300) -> dict:
 
 
 def test_an_sdk_built_pipeline_of_transform_lambda_and_callback_runs_through_the_api(local_target, definition):
-    types = ["Model", "Transform", "Lambda", "Callback", "Condition", "EndpointConfig", "Endpoint"]
+    types = ["Model", "Transform", "Lambda", "ForEach", "Tuning", "Callback", "Condition", "EndpointConfig", "Endpoint"]
     assert [step["Type"] for step in definition["Steps"]] == types
     sagemaker = local_target.client("sagemaker")
     sagemaker.create_pipeline(PipelineName="step-types", PipelineDefinition=json.dumps(definition), RoleArn=ROLE)
     arn = sagemaker.start_pipeline_execution(PipelineName="step-types")["PipelineExecutionArn"]
     message = answer_review("ship")
     assert message["pipelineExecutionArn"] == arn
-    # Predictions are 2 * (f1 + f2): 6, 14, 22; their mean 14.
-    assert message["arguments"] == {"mean": 14.0, "count": 3}
+    # Predictions are 2 * (f1 + f2): 6, 14, 22; their mean 14; scaled by each of [1, 3, 2], the largest is 42.
+    # Tuning's loss is lowest for adam.
+    assert message["arguments"] == {"mean": 14.0, "count": 3, "largest": 42.0, "first": 14.0, "tuned": "adam"}
     described = wait(sagemaker, arn)
     assert described["PipelineExecutionStatus"] == "Succeeded", described.get("FailureReason")
     listed = cli("sagemaker", "list-pipeline-execution-steps", "--pipeline-execution-arn", arn)
     steps = {step["StepName"]: step for step in listed["PipelineExecutionSteps"]}
     assert steps["Gate"]["Metadata"] == {"Condition": {"Outcome": "True"}}
+    assert steps["Tune"]["Metadata"]["TuningJob"]["Arn"].startswith("arn:aws:sagemaker:us-east-1:000000000000:")
     assert steps["Summarise"]["Metadata"]["Lambda"]["OutputParameters"] == [
         {"Name": "count", "Value": "3"},
         {"Name": "mean", "Value": "14.0"},

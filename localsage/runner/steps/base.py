@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -24,7 +24,7 @@ from localsage.errors import UserError
 from localsage.runner.backends.base import Backend, ContainerSpec, RunningContainer
 from localsage.runner.callbacks import CallbackStore
 from localsage.runner.definition import Step
-from localsage.runner.expressions import is_expression
+from localsage.runner.expressions import Context, is_expression
 from localsage.runner.jobs import JobStore
 from localsage.runner.records import StepRecord
 
@@ -81,6 +81,9 @@ class StepContext:
     job: str | None = None  # the job's own name, for a standalone Create*Job request
     role: roles.RoleSession | None = None  # a job's role, once assumed: its transfers and processes act as it
     found: dict = field(default_factory=dict)  # what a step type looked up once and uses in several phases
+    # What a step that runs other steps (ForEach) needs: the step types, and the expressions' values of this run.
+    types: Mapping[str, StepType] | None = None
+    expressions: Context | None = None
 
     def client(self, service: str):
         """A client of the target; for S3, the job's transfers sign as its role (when it has one)."""

@@ -12,6 +12,7 @@ from localsage.runner.steps.container_job import ContainerJob
 from localsage.runner.steps.create_model import CreateModel, LegacyCreateModel
 from localsage.runner.steps.endpoint import Endpoint, EndpointConfig
 from localsage.runner.steps.fail import Fail
+from localsage.runner.steps.for_each import ForEach
 from localsage.runner.steps.lambda_function import LambdaFunction
 from localsage.runner.steps.processing import Processing
 from localsage.runner.steps.register_model import RegisterModel
@@ -33,12 +34,12 @@ STEP_TYPES: tuple[type[StepType], ...] = (
     Callback,
     EndpointConfig,
     Endpoint,
+    ForEach,
 )
 
 
 # The other step types of SageMaker Pipelines (SDK v3's StepTypeEnum) and why the local runner does not run them.
 NOT_RUN: dict[str, str] = {
-    "ForEach": "not yet: planned",
     "InferenceComponent": "not yet: planned (locally an endpoint serves the one model of its config)",
     "Lineage": "not yet: planned as records in the emulator",
     "Cleanup": "not yet: planned as records in the emulator",

@@ -1,34 +1,41 @@
 """Print the definition of a pipeline of the step types beyond jobs, built by the real SageMaker SDK v3:
-Model -> Transform -> Lambda -> Callback -> Condition (else Fail), and Model -> EndpointConfig -> Endpoint
-(named `step-types-<execution id>`).
+Model -> Transform -> Lambda -> ForEach (a Lambda per scale) -> Callback -> Condition (else Fail), with a Tuning
+step whose best job the Callback also gets, and Model -> EndpointConfig -> Endpoint (`step-types-<execution id>`).
 
-Usage: python build_step_types_pipeline.py BUCKET MODEL_DATA INPUT FUNCTION_ARN QUEUE_URL IMAGE ROLE
+Usage: python build_step_types_pipeline.py BUCKET MODEL_DATA INPUT FUNCTION_ARN QUEUE_URL IMAGE ROLE SCALE_ARN TRAIN
 """
 
 import json
 import sys
+from pathlib import Path
 
 import boto3
 from sagemaker.core.lambda_helper import Lambda
+from sagemaker.core.parameter import CategoricalParameter
+from sagemaker.core.training.configs import Compute, SourceCode
 from sagemaker.core.transformer import Transformer
 from sagemaker.core.workflow.conditions import ConditionEquals
 from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join
-from sagemaker.core.workflow.parameters import ParameterFloat
+from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.callback_step import CallbackOutput, CallbackOutputTypeEnum, CallbackStep
 from sagemaker.mlops.workflow.condition_step import ConditionStep
 from sagemaker.mlops.workflow.endpoint_step import EndpointConfigStep, EndpointStep
 from sagemaker.mlops.workflow.fail_step import FailStep
+from sagemaker.mlops.workflow.for_each_step import CurrentItem, ForEachSelector, ForEachStep, IterationOutput
 from sagemaker.mlops.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
 from sagemaker.mlops.workflow.model_step import ModelStep
 from sagemaker.mlops.workflow.pipeline import Pipeline
-from sagemaker.mlops.workflow.steps import TransformStep
+from sagemaker.mlops.workflow.steps import TransformStep, TuningStep
 from sagemaker.serve.model_builder import ModelBuilder
+from sagemaker.train.model_trainer import ModelTrainer
+from sagemaker.train.tuner import HyperparameterTuner
 
-bucket, model_data, input_uri, function_arn, queue_url, image, role = sys.argv[1:8]
+bucket, model_data, input_uri, function_arn, queue_url, image, role, scale_arn, train_data = sys.argv[1:10]
 session = PipelineSession(boto_session=boto3.Session(region_name="us-east-1"), default_bucket=bucket)
 scale = ParameterFloat("Scale", default_value=1.0)
+factors = ParameterString("Factors", default_value="[1, 3, 2]")
 
 model = ModelBuilder(
     s3_model_data_url=model_data,
@@ -68,10 +75,48 @@ summarise = LambdaStep(
         LambdaOutput(output_name="mean", output_type=LambdaOutputTypeEnum.Float),
     ],
 )
+scaled = LambdaStep(
+    name="ScaleMean",
+    lambda_func=Lambda(function_arn=scale_arn, session=session),
+    inputs={"mean": summarise.properties.Outputs["mean"], "factor": CurrentItem()},
+    outputs=[LambdaOutput(output_name="scaled", output_type=LambdaOutputTypeEnum.Float)],
+)
+fan_out = ForEachStep(
+    name="FanOut",
+    iterable_items=factors,
+    max_concurrency=2,
+    for_each_body=[scaled],
+    selector=ForEachSelector(pick="MaxBy", field=IterationOutput(scaled).OutputParameters["scaled"]),
+)
+trainer = ModelTrainer(
+    training_image=image,
+    source_code=SourceCode(source_dir=str(Path(__file__).with_name("tuning_source")), entry_script="train.py"),
+    compute=Compute(instance_type="ml.m5.large", instance_count=1),
+    hyperparameters={"epochs": 1},
+    role=role,
+    sagemaker_session=session,
+    base_job_name="step-types-tune",
+)
+tuner = HyperparameterTuner(
+    model_trainer=trainer,
+    objective_metric_name="loss",
+    hyperparameter_ranges={"opt": CategoricalParameter(["sgd", "adam"]), "lr": CategoricalParameter(["0.01"])},
+    metric_definitions=[{"Name": "loss", "Regex": "loss: ([0-9\\.]+)"}],
+    strategy="Grid",
+    objective_type="Minimize",
+    max_parallel_jobs=2,
+)
+tune = TuningStep(name="Tune", step_args=tuner.tune(inputs=train_data))
 approve = CallbackStep(
     name="Approve",
     sqs_queue_url=queue_url,
-    inputs={"mean": summarise.properties.Outputs["mean"], "count": summarise.properties.Outputs["count"]},
+    inputs={
+        "mean": summarise.properties.Outputs["mean"],
+        "count": summarise.properties.Outputs["count"],
+        "largest": fan_out.properties.Selected.OutputParameters["scaled"],
+        "first": fan_out.properties.IterationOutputs[0].ScaleMean.OutputParameters["scaled"],
+        "tuned": tune.properties.BestTrainingJob.TunedHyperParameters["opt"],
+    },
     outputs=[CallbackOutput(output_name="decision", output_type=CallbackOutputTypeEnum.String)],
 )
 gate = ConditionStep(
@@ -96,8 +141,8 @@ serve = EndpointStep(
 serve.add_depends_on([serve_config])
 pipeline = Pipeline(
     name="step-types",
-    parameters=[scale],
-    steps=[create_model, score, summarise, approve, gate, serve_config, serve],
+    parameters=[scale, factors],
+    steps=[create_model, score, summarise, fan_out, tune, approve, gate, serve_config, serve],
     sagemaker_session=session,
 )
 sys.stdout.write(json.dumps(json.loads(pipeline.definition())))
