@@ -124,9 +124,11 @@ def reset(c):
 
 
 @task(
-    iterable=["param"],
+    iterable=["param", "only"],
     help={
         "variant": "experimental (default) or stable: picks the pipeline name and model package group.",
+        "only": "Run only this step (repeatable): a selective execution; the other steps' results are reused.",
+        "from": "With --only: the execution whose results the other steps keep (default: the newest Succeeded one).",
         "param": "Override a pipeline parameter, Name=Value (repeatable), e.g. --param RmseThreshold=2.5.",
         "definition": "Run this definition JSON instead of building ml/pipeline.py (its code must be in the emulator).",
         "pipeline-name": "With --definition: the pipeline it runs as (default: the file's name; never the project's).",
@@ -136,7 +138,16 @@ def reset(c):
     },
 )
 def local_run(
-    c, variant="experimental", param=None, definition=None, pipeline_name=None, backend=None, no_cache=False, json=False
+    c,
+    variant="experimental",
+    param=None,
+    definition=None,
+    pipeline_name=None,
+    backend=None,
+    no_cache=False,
+    json=False,
+    only=None,
+    from_=None,
 ):
     """Run the pipeline definition on this machine against the emulator and register the model there."""
     console.run(
@@ -148,6 +159,8 @@ def local_run(
         pipeline_name=pipeline_name,
         backend=backend,
         use_cache=not no_cache,
+        only=only,
+        source=from_,
         say=console.say,
     )
 

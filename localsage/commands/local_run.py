@@ -28,7 +28,7 @@ from localsage.runner.definition import PipelineDefinition, load
 from localsage.runner.orchestrator import Execution, check, check_requests
 from localsage.runner.records import ExecutionRecord, execution_arn, new_execution_id
 from localsage.runner.run import CLIENTS as RUN_CLIENTS
-from localsage.runner.run import execution_store, run
+from localsage.runner.run import check_selection, execution_store, latest_completed, run, selective_record
 from localsage.views.console import err_console
 from localsage.views.executions import finish_execution, show_executions
 from localsage.views.progress import Progress
@@ -46,11 +46,14 @@ def local_run(
     say: Callable[[str], None] = print,
     root: Path | None = None,
     pipeline_name: str | None = None,
+    only: list[str] | None = None,
+    source: str | None = None,
 ) -> ExecutionRecord:
     """Run the pipeline locally; returns the execution record (status Succeeded, Failed or Stopped).
 
     A `definition_file` runs as its own pipeline: `pipeline_name`, else one named after the file, never the
-    project's variant (whose stored definition it would replace).
+    project's variant (whose stored definition it would replace). `only` runs those steps alone (a selective
+    execution), the others' results taken from execution `source` (default: the newest Succeeded one).
     """
     check_variant(variant)
     target = targets.local(root, say)
@@ -70,10 +73,20 @@ def local_run(
     parameters = definition.resolve_parameters(params or {})
     preflight.check(definition, parameters, target, present=present)
     state_dir = local_dir(target.root)
+    store = execution_store(state_dir)
+    if source and not only:
+        raise UserError("--from goes with --only: name the steps to run, the others come from that execution")
+    source_record = (store.load(source) if source else latest_completed(store, name)) if only else None
+    if only:
+        check_selection(definition, name, only, source_record)
     lifetime = emulator_for(target.root, target.config, say).process()
     chosen_backend = choose(backend, say=say, state_dir=state_dir, lifetime=lifetime)
     say(f"local-run: {chosen_backend.describe()}")
     execution = register_execution(target, name, definition)
+    record = None
+    if only:
+        record = selective_record(store, definition, parameters, execution, only, source_record)
+        say(f"local-run: running {', '.join(only)}; the other steps' results come from {source_record.execution_id}")
     with stopped_by_signals(), Progress(err_console, quiet=quiet) as progress:
         return run(
             definition,
@@ -85,6 +98,7 @@ def local_run(
             use_cache=use_cache,
             observer=progress,
             say=say,
+            record=record,
         )
 
 

@@ -18,7 +18,7 @@ from localsage.errors import UserError
 from localsage.runner.definition import load
 from localsage.runner.orchestrator import Execution, check
 from localsage.runner.records import ExecutionRecord, execution_arn, new_execution_id
-from localsage.runner.run import new_record
+from localsage.runner.run import latest_completed, new_record, selective_record
 from localsage.runner.statuses import ExecutionStatus, StepStatus
 from localsage.runner.steps.registry import step_types
 
@@ -32,8 +32,6 @@ def start(plane: Plane, request: dict) -> dict:
         earlier = [record for record in plane.executions.all() if record.client_token == token]
         if earlier:
             return {"PipelineExecutionArn": earlier[0].execution_arn}
-    if request.get("SelectiveExecutionConfig"):
-        raise invalid("SelectiveExecutionConfig is not run locally yet: start the whole pipeline")
     described = _pipeline(plane, name)
     try:
         definition = load(described["PipelineDefinition"])
@@ -46,16 +44,26 @@ def start(plane: Plane, request: dict) -> dict:
     execution = Execution(
         execution_id, execution_arn(described["PipelineArn"], execution_id), name, described["PipelineArn"]
     )
-    record = new_record(
-        plane.executions,
-        definition,
-        parameters,
-        execution,
-        display_name=request.get("PipelineExecutionDisplayName"),
-        description=request.get("PipelineExecutionDescription"),
-        max_parallel_steps=(request.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps"),
-        client_token=token,
-    )
+    details = {
+        "display_name": request.get("PipelineExecutionDisplayName"),
+        "description": request.get("PipelineExecutionDescription"),
+        "max_parallel_steps": (request.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps"),
+        "client_token": token,
+    }
+    selective = request.get("SelectiveExecutionConfig")
+    if selective:
+        selected = [item["StepName"] for item in selective.get("SelectedSteps", [])]
+        try:
+            source = (
+                _execution(plane, selective["SourcePipelineExecutionArn"])
+                if selective.get("SourcePipelineExecutionArn")
+                else latest_completed(plane.executions, name)
+            )
+            record = selective_record(plane.executions, definition, parameters, execution, selected, source, **details)
+        except UserError as exc:
+            raise invalid(f"SelectiveExecutionConfig: {exc}") from None
+    else:
+        record = new_record(plane.executions, definition, parameters, execution, **details)
     _launch(plane, record, "execution")
     return {"PipelineExecutionArn": record.execution_arn}
 
@@ -76,6 +84,11 @@ def describe(plane: Plane, request: dict) -> dict:
         described["FailureReason"] = record.failure
     if record.max_parallel_steps:
         described["ParallelismConfiguration"] = {"MaxParallelExecutionSteps": record.max_parallel_steps}
+    if record.selected_steps is not None:
+        described["SelectiveExecutionConfig"] = {
+            "SourcePipelineExecutionArn": record.source_execution_arn,
+            "SelectedSteps": [{"StepName": name} for name in record.selected_steps],
+        }
     return described
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import signal
@@ -150,7 +151,7 @@ class EmulatorApplication:
         if path.startswith(LAMBDA_CODE_PREFIX) and path.count("/") >= 5:
             return self._lambda_code(path, environ, start_response)
         if path == HEALTH_PATH:
-            return json_response(start_response, 200, {"ready": True})
+            return json_response(start_response, 200, {"ready": True, "pid": os.getpid()})
         if path == RESET_PATH and environ["REQUEST_METHOD"] == "POST":
             self.reset()
             return json_response(start_response, 200, {"reset": True})

@@ -189,7 +189,8 @@ class Orchestrator:
 
     def run(self, record: ExecutionRecord) -> ExecutionRecord:
         """Run every step of `record` that has not succeeded yet: all of them for a new execution; for a retry,
-        the failed, stopped and unrun ones, the others keeping their properties, outcomes and attempts."""
+        the failed, stopped and unrun ones, the others keeping their properties, outcomes and attempts; for a
+        selective execution, only the selected ones (the others came from its source execution)."""
         for name in self.definition.topological_order():
             previous = record.steps.get(name)
             if previous and previous.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED):
@@ -200,6 +201,8 @@ class Orchestrator:
                 continue
             attempts = previous.attempts if previous else 0
             record.steps[name] = StepRecord(name, self.definition.steps[name].type, attempts=attempts)
+            if record.selected_steps is not None and name not in record.selected_steps:
+                record.steps[name].status = StepStatus.NOT_RUN  # outside a selective execution's selection
         record.status, record.failure, record.ended = ExecutionStatus.EXECUTING, None, None
         self.store.save(record)
         futures: dict[Future, str] = {}

@@ -46,6 +46,7 @@ class StepRecord:
     arguments: dict | None = None
     properties: dict | None = None
     attempts: int = 0
+    reused_from: str | None = None  # a selective execution took this step's result from that execution
 
     @property
     def duration(self) -> float | None:
@@ -75,6 +76,9 @@ class ExecutionRecord:
     description: str | None = None
     max_parallel_steps: int | None = None  # ParallelismConfiguration.MaxParallelExecutionSteps
     client_token: str | None = None  # StartPipelineExecution's idempotency token
+    # SelectiveExecutionConfig: only these steps run; the others' results come from the source execution.
+    selected_steps: list[str] | None = None
+    source_execution_arn: str | None = None
     last_modified: float = field(default_factory=time.time)
 
     def runner_is_gone(self) -> bool:
@@ -111,6 +115,7 @@ class ExecutionRecord:
                     "status": s.status,
                     "duration_s": None if s.duration is None else round(s.duration, 3),
                     "cache_hit": s.cache_hit,
+                    **({"reused_from": s.reused_from} if s.reused_from else {}),
                     **({"outcome": s.outcome} if s.outcome is not None else {}),
                     **({"failure": s.failure} if s.failure else {}),
                     **({"log": s.log} if s.log else {}),

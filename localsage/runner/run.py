@@ -7,13 +7,15 @@ nor of upserts, registry views or notifications: the step types reach AWS only t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from localsage.adapters import processes
+from localsage.errors import UserError
 from localsage.runner.backends.base import Backend
 from localsage.runner.cache import StepCache
 from localsage.runner.callbacks import CallbackStore
-from localsage.runner.definition import PipelineDefinition
+from localsage.runner.definition import DefinitionError, PipelineDefinition
 from localsage.runner.endpoints import EndpointStore
 from localsage.runner.jobs import JobStore
 from localsage.runner.orchestrator import Execution, Observer, Orchestrator, RunOptions, Unobserved, check
@@ -89,6 +91,64 @@ def new_record(
     )
     store.save(record)
     return record
+
+
+def check_selection(definition: PipelineDefinition, pipeline_name: str, selected: list[str], source: ExecutionRecord):
+    """Refuse, naming the step, a selection SageMaker would refuse: an unknown step, a source execution of another
+    pipeline, or a selected step that needs a step the source execution did not complete."""
+    unknown = [name for name in selected if name not in definition.steps]
+    if unknown:
+        steps = ", ".join(definition.steps)
+        raise DefinitionError(f"selected step {unknown[0]} is not in the pipeline: steps are {steps}")
+    if source.pipeline_name != pipeline_name:
+        raise DefinitionError(
+            f"source execution {source.execution_id} belongs to pipeline {source.pipeline_name}, not {pipeline_name}"
+        )
+    completed = {name for name, step in source.steps.items() if step.status.settled}
+    for name in selected:
+        for needed in sorted(definition.dependencies(name) - set(selected)):
+            if needed not in completed:
+                status = source.steps[needed].status if needed in source.steps else "absent"
+                raise DefinitionError(
+                    f"step {name} needs step {needed}, which source execution {source.execution_id} did not complete "
+                    f"({status}): select {needed} too, or take another source execution"
+                )
+
+
+def selective_record(
+    store: ExecutionStore,
+    definition: PipelineDefinition,
+    parameters: dict,
+    execution: Execution,
+    selected: list[str],
+    source: ExecutionRecord,
+    **details,
+) -> ExecutionRecord:
+    """A new execution that runs only `selected` steps (SelectiveExecutionConfig): every other step that
+    succeeded (or was skipped) in `source` keeps that result."""
+    check_selection(definition, execution.pipeline_name, selected, source)
+    record = new_record(
+        store,
+        definition,
+        parameters,
+        execution,
+        selected_steps=list(selected),
+        source_execution_arn=source.execution_arn,
+        **details,
+    )
+    for name, step in source.steps.items():
+        if name in definition.steps and name not in selected and step.status.settled:
+            record.steps[name] = replace(step, reused_from=source.execution_id, cache_hit=False)
+    store.save(record)
+    return record
+
+
+def latest_completed(store: ExecutionStore, pipeline_name: str) -> ExecutionRecord:
+    """The newest Succeeded execution of a pipeline: the default source of a selective execution."""
+    for record in store.all():
+        if record.pipeline_name == pipeline_name and record.status == "Succeeded":
+            return record
+    raise UserError(f"pipeline {pipeline_name} has no Succeeded execution to take the other steps' results from")
 
 
 def job_store(state_dir: Path) -> JobStore:

@@ -155,6 +155,40 @@ def test_a_cache_entry_whose_outputs_were_overwritten_is_not_reused(two_runs, lo
     assert rerun.steps["Train"].cache_hit, "Preprocess wrote the same splits again, so Train's inputs match"
 
 
+def test_only_the_selected_steps_run_the_others_keep_their_results(two_runs, project):
+    source = two_runs[1]
+    record = run(project, only=["Evaluate", "CheckQuality", "RegisterModel"], source=source.execution_id)
+    assert record.status == "Succeeded", record.failure
+    assert record.steps["Train"].reused_from == source.execution_id
+    assert record.steps["Train"].properties == source.steps["Train"].properties
+    assert record.steps["Evaluate"].status == "Succeeded" and record.steps["Evaluate"].reused_from is None
+    assert record.steps["ScoreTest"].reused_from == source.execution_id, "not selected: its result is the source's"
+    assert record.selected_steps == ["Evaluate", "CheckQuality", "RegisterModel"]
+
+
+def test_a_selection_that_needs_an_unfinished_step_is_refused_before_anything_runs(two_runs, project):
+    from dataclasses import replace
+
+    from localsage.facts.config import local_dir
+    from localsage.runner.run import execution_store
+    from localsage.runner.statuses import StepStatus
+
+    store = execution_store(local_dir(project))
+    source = two_runs[1]
+    # A source execution whose Train failed, as a run that failed at Train is recorded.
+    failed = replace(
+        source, execution_id="trainfailed1", execution_arn=source.execution_arn + "x", steps=dict(source.steps)
+    )
+    failed.steps["Train"] = replace(source.steps["Train"], status=StepStatus.FAILED)
+    store.save(failed)
+    before = commands.executions(root=project)
+    with pytest.raises(DefinitionError, match="not in the pipeline: steps are Preprocess"):
+        run(project, only=["Nope"])
+    with pytest.raises(DefinitionError, match=r"step Evaluate needs step Train, which source execution trainfailed1"):
+        run(project, only=["Evaluate"], source="trainfailed1")
+    assert commands.executions(root=project) == before
+
+
 def test_a_bad_param_is_refused_listing_the_valid_ones(project, local_target):
     with pytest.raises(DefinitionError, match=r"RmseThreshold \(Float"):
         run(project, params={"RmseThreshold": "abc"})

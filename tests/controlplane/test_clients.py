@@ -158,6 +158,24 @@ def test_the_sdk_upserts_starts_waits_and_lists_steps(sdk_pipeline, upserted):
     assert 0 < report["regression_metrics"]["rmse"]["value"] < 3.0
 
 
+def test_the_sdk_reruns_only_the_selected_steps_from_a_source_execution(sdk_pipeline, upserted):
+    from sagemaker.mlops.workflow.selective_execution_config import SelectiveExecutionConfig
+
+    source = sdk_pipeline.start()
+    source.wait(delay=1, max_attempts=300)
+    selected = ["Evaluate", "CheckQuality", "RegisterModel"]
+    config = SelectiveExecutionConfig(source_pipeline_execution_arn=source.arn, selected_steps=selected)
+    execution = sdk_pipeline.start(selective_execution_config=config)
+    execution.wait(delay=1, max_attempts=300)
+    described = execution.describe()
+    assert described["PipelineExecutionStatus"] == "Succeeded", described.get("FailureReason")
+    assert described["SelectiveExecutionConfig"]["SourcePipelineExecutionArn"] == source.arn
+    jobs = upserted.client("sagemaker").list_training_jobs(NameContains=execution.arn.rsplit("/", 1)[1])
+    assert jobs["TrainingJobSummaries"] == [], "Train was not selected: its model came from the source execution"
+    ran = {step["StepName"] for step in execution.list_steps() if step["StepStatus"] == "Succeeded"}
+    assert set(selected) <= ran
+
+
 def test_the_sdk_stops_an_execution_mid_step_and_nothing_is_registered(sdk_pipeline, upserted):
     before = versions(upserted)
     execution = sdk_pipeline.start()

@@ -276,9 +276,12 @@ class MotoEmulator(Emulator):
 
     @staticmethod
     def _answers(record: ServerRecord) -> bool:
+        """Our server answers its probe; another emulator on that port (another project's, that took the port
+        between our check and our server's bind) does not count: the answer names the server's PID."""
         try:
-            return loopback_http.get(record.probe_url, timeout=1).ok
-        except requests.RequestException:
+            answer = loopback_http.get(record.probe_url, timeout=1)
+            return answer.ok and answer.json().get("pid") == record.pid
+        except (requests.RequestException, ValueError):
             return False
 
 
