@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from localsage.adapters import api_rules, s3io
+from localsage.runner import retries
 from localsage.runner.backends.base import Backend
 from localsage.runner.cache import CacheEntry, StepCache, cache_key
 from localsage.runner.callbacks import CallbackStore
@@ -34,7 +35,7 @@ from localsage.runner.expressions import (
 from localsage.runner.jobs import JobStore
 from localsage.runner.records import ExecutionRecord, ExecutionStore, StepRecord
 from localsage.runner.statuses import ExecutionStatus, StepStatus
-from localsage.runner.steps.base import ExecutionStopped, StepContext, StepFailed, StepType, job_name
+from localsage.runner.steps.base import ExecutionStopped, StepContext, StepFailed, StepResult, StepType, job_name
 from localsage.runner.steps.registry import NOT_RUN, step_types
 
 
@@ -84,6 +85,7 @@ def check(definition: PipelineDefinition, types: Mapping[str, StepType] | None =
     for step in definition.steps.values():
         for checked in (step, *step.body):
             types[checked.type].check(checked)
+            retries.policies(checked)
 
 
 def check_requests(definition: PipelineDefinition, types: Mapping[str, StepType] | None = None) -> None:
@@ -282,8 +284,7 @@ class Orchestrator:
                 step_record.properties = entry.properties
                 return
         work_dir = self.store.execution_dir(self.execution.execution_id) / "steps" / name
-        step_record.log = str(work_dir / "logs" / "output.log") if step_type.runs_container else None
-        result = step_type.run(arguments, self._step_context(step, work_dir))
+        result = self._with_retries(step, step_type, arguments, work_dir, record)
         self.properties[name] = result.properties
         step_record.properties = result.properties
         if result.outcome is not None:
@@ -296,6 +297,33 @@ class Orchestrator:
             self.cache.store(
                 CacheEntry(key, name, self.execution.execution_id, time.time(), result.properties, outputs)
             )
+
+    def _with_retries(
+        self, step: Step, step_type: StepType, arguments: dict, work_dir: Path, record: ExecutionRecord
+    ) -> StepResult:
+        """Run the step; again after a failure one of its RetryPolicies names, as long as that policy allows, each
+        attempt in a folder of its own (`<step>-attempt<N>`), its count in the step's record."""
+        found = retries.policies(step)
+        step_record = record.steps[step.name]
+        started = time.time()
+        while True:
+            step_record.log = str(work_dir / "logs" / "output.log") if step_type.runs_container else None
+            try:
+                return step_type.run(arguments, self._step_context(step, work_dir))
+            except ExecutionStopped:
+                raise
+            except Exception as exc:
+                policy = retries.matching(found, exc)
+                if policy is None or not policy.allows(step_record.attempts, started):
+                    raise
+                delay = policy.delay(step_record.attempts)
+                retry = step_record.attempts + 1
+                self.say(f"{step.where}{retries.failure_type(exc)} ({exc}): attempt {retry} in {delay:g} s")
+                if self.stopping.wait(delay):
+                    raise ExecutionStopped() from None
+                step_record.attempts += 1
+                self._changed(record, step.name)
+                work_dir = work_dir.with_name(f"{step.name}-attempt{step_record.attempts}")
 
     def _outputs_unchanged(self, entry: CacheEntry) -> bool:
         """A cached result is only reusable while its outputs still hold what that run wrote.

@@ -9,8 +9,10 @@ import threading
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 from definitions_support import hand_written, processing_step
 
+from localsage.errors import UserError
 from localsage.runner.cache import StepCache
 from localsage.runner.definition import DefinitionError, load
 from localsage.runner.orchestrator import Execution, Orchestrator, RunOptions, check, check_requests
@@ -57,6 +59,9 @@ class Work(StepType):
                     pass
                 raise ExecutionStopped()
             time.sleep(float(arguments.get("Seconds", 0)))
+            if self.journal.order().count(context.step.name) <= arguments.get("ServiceFaults", 0):
+                answer = {"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}}
+                raise ClientError(answer, "CreateProcessingJob")
             if arguments.get("Fail"):
                 raise StepFailed(f"{context.step.where}asked to fail", tail=["last line"])
             return StepResult({"Done": arguments.get("Value", context.step.name)})
@@ -213,3 +218,58 @@ def test_requests_are_checked_where_they_sit_with_expressions_left_for_the_run()
     )
     inner["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 1
     check_requests(load(hand_written([outer, gate], parameters)))
+
+
+def retried(step: dict, **policy) -> dict:
+    return {**step, "RetryPolicies": [{"IntervalSeconds": 0.01, "BackoffRate": 1.0, **policy}]}
+
+
+def test_a_service_fault_is_retried_as_its_policy_says_and_the_attempts_are_recorded(tmp_path):
+    step = retried(work("A", ServiceFaults=2), ExceptionType=["Step.SERVICE_FAULT"], MaxAttempts=3)
+    record, journal, _ = orchestrate(tmp_path, [step])
+    assert record.status == ExecutionStatus.SUCCEEDED
+    assert record.steps["A"].attempts == 3 and journal.order() == ["A", "A", "A"]
+
+
+def test_retries_end_at_the_limit_and_only_for_the_types_named(tmp_path):
+    exhausted = retried(work("A", ServiceFaults=5), ExceptionType=["Step.SERVICE_FAULT"], MaxAttempts=2)
+    record, journal, _ = orchestrate(tmp_path / "1", [exhausted])
+    assert record.status == ExecutionStatus.FAILED and record.steps["A"].attempts == 2
+    other_type = retried(work("B", ServiceFaults=1), ExceptionType=["Step.THROTTLING"])
+    own_failure = retried(work("C", Fail=True), ExceptionType=["Step.SERVICE_FAULT", "SageMaker.JOB_INTERNAL_ERROR"])
+    record, journal, _ = orchestrate(tmp_path / "2", [other_type, own_failure])
+    assert (record.steps["B"].attempts, record.steps["C"].attempts) == (1, 1), "neither failure is one a policy names"
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ({"ExceptionType": ["Step.OOPS"]}, r"RetryPolicies\[0\].ExceptionType must list some of"),
+        ({"ExceptionType": ["Step.THROTTLING"], "MaxAttempts": 30}, "MaxAttempts must be an integer from 1 to 20"),
+        ({"ExceptionType": ["Step.THROTTLING"], "MaxAttempts": 2, "ExpireAfterMin": 5}, "sets both MaxAttempts"),
+    ],
+)
+def test_a_malformed_retry_policy_is_refused_before_anything_runs(tmp_path, policy, message):
+    with pytest.raises(UserError, match=message):
+        orchestrate(tmp_path, [{**work("A"), "RetryPolicies": [policy]}])
+
+
+def test_the_retry_policies_the_sdk_writes_are_read_as_sagemaker_defines_them():
+    from localsage.runner import retries
+    from localsage.runner.definition import Step
+
+    # As SDK v3's StepRetryPolicy and SageMakerJobStepRetryPolicy write them (to_request()).
+    written = [
+        {"BackoffRate": 2.0, "IntervalSeconds": 10, "MaxAttempts": 5,
+         "ExceptionType": ["Step.SERVICE_FAULT", "Step.THROTTLING"]},
+        {"BackoffRate": 2.0, "IntervalSeconds": 60, "ExpireAfterMin": 120,
+         "ExceptionType": ["SageMaker.RESOURCE_LIMIT", "SageMaker.JOB_INTERNAL_ERROR", "SageMaker.CAPACITY_ERROR"]},
+    ]  # fmt: skip
+    first, second = retries.policies(Step("A", "Training", {}, "Steps[0]", raw={"RetryPolicies": written}))
+    assert [first.delay(retry) for retry in (1, 2, 3)] == [10, 20, 40]
+    assert first.allows(4, time.time()) and not first.allows(5, time.time())
+    assert (
+        second.max_attempts is None
+        and second.allows(100, time.time() - 60)
+        and not second.allows(1, time.time() - 7300)
+    )
