@@ -124,11 +124,12 @@ def reset(c):
 
 
 @task(
-    iterable=["param", "only"],
+    iterable=["param", "only", "stub"],
     help={
         "variant": "experimental (default) or stable: picks the pipeline name and model package group.",
         "only": "Run only this step (repeatable): a selective execution; the other steps' results are reused.",
         "from": "With --only: the execution whose results the other steps keep (default: the newest Succeeded one).",
+        "stub": "STEP=FILE: do not run STEP, take its properties from the JSON object in FILE (repeatable).",
         "param": "Override a pipeline parameter, Name=Value (repeatable), e.g. --param RmseThreshold=2.5.",
         "definition": "Run this definition JSON instead of building ml/pipeline.py (its code must be in the emulator).",
         "pipeline-name": "With --definition: the pipeline it runs as (default: the file's name; never the project's).",
@@ -148,6 +149,7 @@ def local_run(
     json=False,
     only=None,
     from_=None,
+    stub=None,
 ):
     """Run the pipeline definition on this machine against the emulator and register the model there."""
     console.run(
@@ -161,6 +163,7 @@ def local_run(
         use_cache=not no_cache,
         only=only,
         source=from_,
+        stubs=stub,
         say=console.say,
     )
 

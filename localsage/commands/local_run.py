@@ -7,6 +7,7 @@ SageMaker API, then the runner runs every step.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import threading
@@ -48,12 +49,14 @@ def local_run(
     pipeline_name: str | None = None,
     only: list[str] | None = None,
     source: str | None = None,
+    stubs: list[str] | None = None,
 ) -> ExecutionRecord:
     """Run the pipeline locally; returns the execution record (status Succeeded, Failed or Stopped).
 
     A `definition_file` runs as its own pipeline: `pipeline_name`, else one named after the file, never the
     project's variant (whose stored definition it would replace). `only` runs those steps alone (a selective
     execution), the others' results taken from execution `source` (default: the newest Succeeded one).
+    `stubs` (`STEP=FILE`) do not run: each such step's properties are the JSON object in its file.
     """
     check_variant(variant)
     target = targets.local(root, say)
@@ -68,6 +71,8 @@ def local_run(
             raise UserError(f"--pipeline-name {pipeline_name}: the project's {variant} pipeline is {name}")
         raw, present = prepared_project_definition(target, variant, say)
         definition = load(raw)
+    if stubs:
+        definition = definition.with_stubs(read_stubs(stubs))
     check(definition)
     check_requests(definition)
     parameters = definition.resolve_parameters(params or {})
@@ -100,6 +105,23 @@ def local_run(
             say=say,
             record=record,
         )
+
+
+def read_stubs(values: list[str]) -> dict[str, dict]:
+    """`STEP=FILE` pairs: each file a JSON object of the properties the step would expose."""
+    stubs = {}
+    for step, file_name in split_params(values, "--stub").items():
+        path = Path(file_name)
+        try:
+            properties = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UserError(f"--stub {step}={file_name}: cannot read it ({exc.strerror})") from None
+        except ValueError as exc:
+            raise UserError(f"--stub {step}={file_name} is not JSON ({exc})") from None
+        if not isinstance(properties, dict) or not properties:
+            raise UserError(f"--stub {step}={file_name} must hold a JSON object of the step's properties")
+        stubs[step] = properties
+    return stubs
 
 
 @contextmanager

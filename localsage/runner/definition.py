@@ -104,6 +104,7 @@ class Step:
     if_steps: tuple[str, ...] = ()
     else_steps: tuple[str, ...] = ()
     body: tuple[Step, ...] = ()  # a ForEach step's body steps, in document order
+    stub: dict | None = None  # the properties the user gave in place of running the step (`--stub`)
     raw: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -156,6 +157,13 @@ class PipelineDefinition:
             else:
                 values[name] = parameter.default
         return values
+
+    def with_stubs(self, stubs: Mapping[str, dict]) -> PipelineDefinition:
+        """This definition with the given steps stubbed: each is not run, its properties are the ones given."""
+        for name in stubs:
+            self.step(name)
+        steps = {name: replace(step, stub=stubs.get(name)) for name, step in self.steps.items()}
+        return replace(self, steps=steps)
 
     def step_references(self, name: str) -> list[Reference]:
         """Every reference in a step's arguments (or conditions), with JSON paths prefixed by `step <name>: `."""
@@ -442,11 +450,11 @@ def validate(
     """
     supported = ", ".join(sorted(step_properties))
     for step in definition.steps.values():
-        if step.type not in step_properties:
+        if step.type not in step_properties and step.stub is None:
             reason = (not_run or {}).get(step.type, "it is not a SageMaker Pipelines step type")
             raise DefinitionError(
                 f"step {step.name} has type {step.type}, which the local runner does not run ({reason}); "
-                f"it runs: {supported}"
+                f"it runs: {supported}; or give the step's properties with --stub {step.name}=FILE.json"
             )
         for upstream, trigger in step.depends_on.items():
             _check_step_exists(definition, upstream, f"{step.where}DependsOn")
@@ -504,6 +512,14 @@ def _check_reference(
 
 
 def _check_property(reference: Reference, upstream: Step, step_properties: Mapping[str, frozenset[str]]) -> None:
+    if upstream.stub is not None:
+        if reference.parts[0] not in upstream.stub:
+            given = ", ".join(sorted(upstream.stub)) or "none"
+            raise DefinitionError(
+                f"{reference.path} reads property {reference.parts[0]} of stubbed step {upstream.name}, which its "
+                f"stub does not give (it gives: {given}): add it to the --stub file"
+            )
+        return
     exposed = step_properties.get(upstream.type)
     if exposed is not None and reference.parts[0] not in exposed:
         known = ", ".join(sorted(exposed)) or "none"

@@ -33,7 +33,7 @@ def missing(
     """One line per input or model package group that a step needs and that does not exist on `target`;
     `present`: URIs and groups the caller has just made or found, not looked up again."""
     types = types or step_types()
-    known = {name: _known_now(step, parameters) for name, step in definition.steps.items()}
+    known = {name: _known_now(step, parameters) for name, step in definition.steps.items() if step.stub is None}
     written = [
         uri
         for name, arguments in known.items()

@@ -47,6 +47,7 @@ class StepRecord:
     properties: dict | None = None
     attempts: int = 0
     reused_from: str | None = None  # a selective execution took this step's result from that execution
+    stubbed: bool = False  # not run: its properties are the ones the user gave (`--stub`)
 
     @property
     def duration(self) -> float | None:
@@ -116,6 +117,7 @@ class ExecutionRecord:
                     "duration_s": None if s.duration is None else round(s.duration, 3),
                     "cache_hit": s.cache_hit,
                     **({"reused_from": s.reused_from} if s.reused_from else {}),
+                    **({"stubbed": True} if s.stubbed else {}),
                     **({"outcome": s.outcome} if s.outcome is not None else {}),
                     **({"failure": s.failure} if s.failure else {}),
                     **({"log": s.log} if s.log else {}),

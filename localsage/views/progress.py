@@ -27,6 +27,10 @@ EXECUTION_STYLE = {ExecutionStatus.SUCCEEDED: "green", ExecutionStatus.FAILED: "
 def step_note(step: StepRecord) -> str:
     if step.cache_hit:
         return f"cache hit (from {step.cached_from})"
+    if step.stubbed:
+        return "stubbed (--stub: its properties were given, it did not run)"
+    if step.reused_from:
+        return f"not selected: result of {step.reused_from}"
     if step.outcome is not None:
         return f"outcome {step.outcome}"
     if step.status == StepStatus.FAILED and step.failure:

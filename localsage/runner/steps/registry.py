@@ -39,6 +39,7 @@ STEP_TYPES: tuple[type[StepType], ...] = (
 
 
 # The other step types of SageMaker Pipelines (SDK v3's StepTypeEnum) and why the local runner does not run them.
+# A step of any of them can still be stubbed: `local-run --stub STEP=FILE` gives the properties it would expose.
 NOT_RUN: dict[str, str] = {
     "InferenceComponent": "not yet: planned (locally an endpoint serves the one model of its config)",
     "Lineage": "not yet: planned as records in the emulator",
