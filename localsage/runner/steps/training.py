@@ -53,7 +53,7 @@ class Training(ContainerJob):
     describe_operation = "DescribeTrainingJob"
     create_operation = "CreateTrainingJob"
     name_member = "TrainingJobName"
-    locally = "its container in the backend (SDK v3 drivers or v2 framework toolkit); model.tar.gz to S3"
+    locally = "its container in the backend (SDK v3 drivers, v2 framework toolkit, @step functions); model.tar.gz to S3"
 
     def check(self, step: Step) -> None:
         algorithm = step.arguments.get("AlgorithmSpecification", {})
