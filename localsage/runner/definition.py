@@ -48,6 +48,8 @@ __all__ = [
 SCHEMA_VERSION = "2020-12-01"
 PARAMETER_TYPES = {"String": (str,), "Integer": (int,), "Float": (float, int), "Boolean": (bool,)}
 COMPLETED = "Completed"
+# DependsOn run conditions (SDK v3's TriggerCondition): the upstream outcomes that let the dependent step run.
+TRIGGERS = ("Completed", "Failed", "Stopped", "Any")
 # The one step type whose arguments hold other steps (its IfSteps and ElseSteps branches).
 CONDITION_TYPE = "Condition"
 BRANCHES = {"IfSteps": True, "ElseSteps": False}
@@ -186,6 +188,21 @@ class PipelineDefinition:
         """The ConditionStep and outcome that `name` runs under, or None for a step outside any branch."""
         self.step(name)
         return self._branches.get(name)
+
+    def trigger(self, name: str, upstream: str) -> str:
+        """The upstream outcome that lets step `name` run: its DependsOn trigger, else Completed (a property it
+        reads, its branch's condition)."""
+        return self.step(name).depends_on.get(upstream, COMPLETED)
+
+    @cached_property
+    def failure_handlers(self) -> frozenset[str]:
+        """Steps that run on an upstream failure or stop (a DependsOn trigger other than Completed), and every step
+        after them: what still runs once a step has failed."""
+        handlers = {name for name, step in self.steps.items() if set(step.depends_on.values()) - {COMPLETED}}
+        for name in self.topological_order():
+            if self.dependencies(name) & handlers:
+                handlers.add(name)
+        return frozenset(handlers)
 
     def topological_order(self) -> list[str]:
         """All step names, each after its dependencies, ties in document order; DefinitionError on a cycle."""
@@ -458,10 +475,9 @@ def validate(
             )
         for upstream, trigger in step.depends_on.items():
             _check_step_exists(definition, upstream, f"{step.where}DependsOn")
-            if trigger != COMPLETED:
+            if trigger not in TRIGGERS:
                 raise DefinitionError(
-                    f"{step.where}DependsOn {upstream} with Trigger {trigger}: the local runner runs a step only "
-                    "after its dependencies completed; remove the trigger (run conditions are not supported yet)"
+                    f"{step.where}DependsOn {upstream} has Trigger {trigger!r}: use one of {', '.join(TRIGGERS)}"
                 )
         for reference in definition.step_references(step.name):
             _check_reference(definition, reference, step_properties)

@@ -1,7 +1,8 @@
 """Schedules a definition's steps by their dependencies, resolves their arguments, caches, records.
 
 Independent steps run concurrently (bounded by `RunOptions.max_parallel`); a failed step stops the scheduling
-of new steps; a stop (Ctrl-C) terminates the running step containers and marks the execution Stopped (a re-run
+of new steps, but for those a run condition (a DependsOn trigger Failed, Stopped or Any) starts and the steps after
+them; a stop (Ctrl-C) terminates the running step containers and marks the execution Stopped (a re-run
 resumes from the cache). Each step's type does the work (`steps.registry`); the backend runs its container.
 """
 
@@ -213,15 +214,18 @@ class Orchestrator:
         with ThreadPoolExecutor(self.options.max_parallel, thread_name_prefix="step") as pool:
             try:
                 while True:
-                    if not failed:
-                        # At most max_parallel steps executing: the others stay Pending, as in SageMaker.
-                        free = self.options.max_parallel - len(futures)
-                        for name in self._ready(record, futures.values())[: max(free, 0)]:
-                            record.steps[name].status = StepStatus.EXECUTING
-                            record.steps[name].started = time.time()
-                            record.steps[name].attempts += 1
-                            self._changed(record, name)
-                            futures[pool.submit(self._run_step, name, record)] = name
+                    # At most max_parallel steps executing: the others stay Pending, as in SageMaker. Once a step
+                    # failed, only the steps meant to run on a failure (run conditions) and those after them start.
+                    free = self.options.max_parallel - len(futures)
+                    ready = self._ready(record, futures.values())
+                    if failed:
+                        ready = [name for name in ready if name in self.definition.failure_handlers]
+                    for name in ready[: max(free, 0)]:
+                        record.steps[name].status = StepStatus.EXECUTING
+                        record.steps[name].started = time.time()
+                        record.steps[name].attempts += 1
+                        self._changed(record, name)
+                        futures[pool.submit(self._run_step, name, record)] = name
                     if not futures:
                         break
                     done, _ = wait(list(futures), timeout=0.2, return_when=FIRST_COMPLETED)
@@ -251,10 +255,39 @@ class Orchestrator:
                 step.status = StepStatus.SKIPPED
                 self._changed(record, name)
                 continue
-            needs = self.definition.dependencies(name)
-            if all(record.steps[need].status.settled for need in needs if need in record.steps):
+            verdict = self._run_condition(record, name)
+            if verdict is None:
+                continue
+            if verdict:
                 ready.append(name)
+            else:  # its run condition can no longer hold (e.g. a Failed trigger on a step that succeeded)
+                step.status = StepStatus.SKIPPED
+                self._changed(record, name)
         return ready
+
+    def _run_condition(self, record: ExecutionRecord, name: str) -> bool | None:
+        """Whether step `name` may run now (True), never will by its run conditions (False), or must wait (None).
+
+        A Completed dependency must have succeeded (after a skipped one, the step is skipped too); a step after a
+        failed one waits, and ends NotRun. A Failed, Stopped or Any trigger waits for its step to end and holds on that
+        outcome (Any: whatever it was); when the outcome is another, the step is skipped.
+        """
+        possible = True
+        for need in self.definition.dependencies(name):
+            if need not in record.steps:
+                continue
+            status = record.steps[need].status
+            trigger = self.definition.trigger(name, need)
+            if trigger == "Completed":
+                if status == StepStatus.SKIPPED:  # what it waited for did not run: neither does it
+                    possible = False
+                elif not status.settled:
+                    return None
+            elif not status.ended:
+                return None
+            elif trigger != "Any" and status != {"Failed": StepStatus.FAILED, "Stopped": StepStatus.STOPPED}[trigger]:
+                possible = False
+        return possible
 
     def _run_step(self, name: str, record: ExecutionRecord) -> None:
         if self.stopping.is_set():
@@ -416,7 +449,18 @@ class Orchestrator:
             if step.status == StepStatus.PENDING:
                 step.status = StepStatus.NOT_RUN
         failed = any(step.status == StepStatus.FAILED for step in record.steps.values())
-        record.status = ExecutionStatus.FAILED if failed else ExecutionStatus.SUCCEEDED
+        handled = any(
+            record.steps[name].status == StepStatus.SUCCEEDED
+            and any(trigger in ("Failed", "Any") for trigger in self.definition.steps[name].depends_on.values())
+            for name in self.definition.failure_handlers
+            if name in record.steps
+        )
+        if not failed:
+            record.status = ExecutionStatus.SUCCEEDED
+        elif handled:  # a step failed and the steps meant to run on it ran: SageMaker's CompletedWithFailures
+            record.status = ExecutionStatus.COMPLETED_WITH_FAILURES
+        else:
+            record.status = ExecutionStatus.FAILED
         record.ended = time.time()
         self.store.save(record)
         self.observer.refresh(record)

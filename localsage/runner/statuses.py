@@ -20,10 +20,16 @@ class StepStatus(StrEnum):
         """A later step may start after this one (succeeded, or skipped with its branch)."""
         return self in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
 
+    @property
+    def ended(self) -> bool:
+        """The step will not change any more (what a run condition waits for)."""
+        return self in (StepStatus.SUCCEEDED, StepStatus.SKIPPED, StepStatus.FAILED, StepStatus.STOPPED)
+
 
 class ExecutionStatus(StrEnum):
     EXECUTING = "Executing"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
+    COMPLETED_WITH_FAILURES = "CompletedWithFailures"  # a step failed, and steps meant to run on that failure ran
     STOPPING = "Stopping"
     STOPPED = "Stopped"

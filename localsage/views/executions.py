@@ -13,7 +13,12 @@ from localsage.views.progress import print_summary, step_table
 from localsage.views.tables import Rows, fitted
 
 EXECUTION_COLUMNS = ("Execution", "Pipeline", "Status", "Started (UTC)", "Time", "Cache hits")
-EXIT_CODES = {ExecutionStatus.SUCCEEDED: 0, ExecutionStatus.FAILED: 1, ExecutionStatus.STOPPED: 130}
+EXIT_CODES = {
+    ExecutionStatus.SUCCEEDED: 0,
+    ExecutionStatus.FAILED: 1,
+    ExecutionStatus.COMPLETED_WITH_FAILURES: 1,  # a step failed, even if the steps meant to handle it ran
+    ExecutionStatus.STOPPED: 130,
+}
 
 
 def finish_execution(record: ExecutionRecord, as_json: bool = False) -> None:

@@ -21,7 +21,12 @@ STATE_STYLE = {
     StepStatus.NOT_RUN: "dim",
 }
 RIGHT_ALIGNED = frozenset({"Time"})
-EXECUTION_STYLE = {ExecutionStatus.SUCCEEDED: "green", ExecutionStatus.FAILED: "red", ExecutionStatus.STOPPED: "yellow"}
+EXECUTION_STYLE = {
+    ExecutionStatus.SUCCEEDED: "green",
+    ExecutionStatus.FAILED: "red",
+    ExecutionStatus.COMPLETED_WITH_FAILURES: "yellow",
+    ExecutionStatus.STOPPED: "yellow",
+}
 
 
 def step_note(step: StepRecord) -> str:

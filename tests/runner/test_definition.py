@@ -229,7 +229,7 @@ def test_validate_refuses_a_step_type_the_runner_does_not_run_and_says_why():
         validate(definition, exposing("Processing", "Training"), {"ClarifyCheck": "it needs AWS"})
     assert str(caught.value) == (
         "step Check has type ClarifyCheck, which the local runner does not run (it needs AWS); "
-        "it runs: Processing, Training"
+        "it runs: Processing, Training; or give the step's properties with --stub Check=FILE.json"
     )
     with pytest.raises(DefinitionError, match=r"type Typo, .* \(it is not a SageMaker Pipelines step type\)"):
         validate(load(document(step("Odd", "Typo"))), exposing("Processing"))
@@ -478,7 +478,11 @@ def test_the_parser_reads_what_the_real_sdk_emits(sdk_definition):
     assert resolve(definition.steps["AfterGate"].arguments, context) == {"ErrorMessage": "sdk-built-4"}
 
 
-def test_run_conditions_other_than_completed_are_refused_before_anything_runs():
+def test_run_conditions_are_read_and_an_unknown_trigger_is_refused():
     definition = load(document(step("Prep"), step("OnFailure", DependsOn=[{"Step": "Prep", "Trigger": "Failed"}])))
-    with pytest.raises(DefinitionError, match="step OnFailure: DependsOn Prep with Trigger Failed"):
-        validate(definition, exposing("Processing"))
+    validate(definition, exposing("Processing"))
+    assert definition.trigger("OnFailure", "Prep") == "Failed"
+    assert definition.failure_handlers == {"OnFailure"}
+    odd = load(document(step("Prep"), step("OnFailure", DependsOn=[{"Step": "Prep", "Trigger": "Sometimes"}])))
+    with pytest.raises(DefinitionError, match="step OnFailure: DependsOn Prep has Trigger 'Sometimes': use one of"):
+        validate(odd, exposing("Processing"))

@@ -273,3 +273,20 @@ def test_the_retry_policies_the_sdk_writes_are_read_as_sagemaker_defines_them():
         and second.allows(100, time.time() - 60)
         and not second.allows(1, time.time() - 7300)
     )
+
+
+def test_run_conditions_start_failure_handlers_and_skip_them_when_all_went_well(tmp_path):
+    on_failure = {**work("Notify"), "DependsOn": [{"Step": "Train", "Trigger": "Failed"}]}
+    after_notify = work("Cleanup", ["Notify"])
+    on_any = {**work("Report"), "DependsOn": [{"Step": "Train", "Trigger": "Any"}]}
+    record, journal, _ = orchestrate(tmp_path / "fails", [work("Train", Fail=True), work("Register", ["Train"]),
+                                                          on_failure, after_notify, on_any])  # fmt: skip
+    assert record.status == ExecutionStatus.COMPLETED_WITH_FAILURES
+    assert set(journal.order()) == {"Train", "Notify", "Cleanup", "Report"}
+    assert record.steps["Register"].status == StepStatus.NOT_RUN
+
+    record, journal, _ = orchestrate(tmp_path / "passes", [work("Train"), work("Register", ["Train"]), on_failure,
+                                                           after_notify, on_any])  # fmt: skip
+    assert record.status == ExecutionStatus.SUCCEEDED
+    assert record.steps["Notify"].status == StepStatus.SKIPPED and record.steps["Cleanup"].status == StepStatus.SKIPPED
+    assert set(journal.order()) == {"Train", "Register", "Report"}
