@@ -7,6 +7,7 @@ from functools import cache
 
 from localsage.runner.steps.base import StepType
 from localsage.runner.steps.callback import Callback
+from localsage.runner.steps.cleanup import Cleanup
 from localsage.runner.steps.condition import Condition
 from localsage.runner.steps.container_job import ContainerJob
 from localsage.runner.steps.create_model import CreateModel, LegacyCreateModel
@@ -35,6 +36,7 @@ STEP_TYPES: tuple[type[StepType], ...] = (
     EndpointConfig,
     Endpoint,
     ForEach,
+    Cleanup,
 )
 
 
@@ -43,7 +45,6 @@ STEP_TYPES: tuple[type[StepType], ...] = (
 NOT_RUN: dict[str, str] = {
     "InferenceComponent": "not yet: planned (locally an endpoint serves the one model of its config)",
     "Lineage": "not yet: planned as records in the emulator",
-    "Cleanup": "not yet: planned as records in the emulator",
     "QualityCheck": "it runs AWS's Model Monitor container, which exists only in AWS",
     "ClarifyCheck": "it runs AWS's Clarify container, which exists only in AWS",
     "EMR": "it submits steps to an EMR cluster, which exists only in AWS",
