@@ -43,8 +43,8 @@ STEP_TYPES: tuple[type[StepType], ...] = (
 # The other step types of SageMaker Pipelines (SDK v3's StepTypeEnum) and why the local runner does not run them.
 # A step of any of them can still be stubbed: `local-run --stub STEP=FILE` gives the properties it would expose.
 NOT_RUN: dict[str, str] = {
-    "InferenceComponent": "not yet: planned (locally an endpoint serves the one model of its config)",
-    "Lineage": "not yet: planned as records in the emulator",
+    "InferenceComponent": "not yet: the emulator (moto) has no inference component API; an endpoint serves one model",
+    "Lineage": "not yet: the emulator (moto) has no lineage API (actions, artifacts, contexts, associations)",
     "QualityCheck": "it runs AWS's Model Monitor container, which exists only in AWS",
     "ClarifyCheck": "it runs AWS's Clarify container, which exists only in AWS",
     "EMR": "it submits steps to an EMR cluster, which exists only in AWS",
