@@ -64,8 +64,17 @@ AFTER_MOTO = {"CreateEndpoint": created, "DeleteEndpoint": deleted}
 PATCHED = {"DescribeEndpoint": described, "ListEndpoints": listed}
 
 
-def invoke(plane: Plane, name: str, body: bytes, content_type: str, accept: str) -> tuple[bytes, str, str]:
-    """The model's answer (body, content type) and the variant that gave it, as InvokeEndpoint returns them."""
+def invoke(
+    plane: Plane, name: str, body: bytes, content_type: str, accept: str, component: str | None = None
+) -> tuple[bytes, str, str]:
+    """The model's answer (body, content type) and the variant that gave it, as InvokeEndpoint returns them; an
+    inference component (`component`) is recorded only, so naming one is refused, saying so."""
+    if component:
+        raise ServiceError(
+            "ValidationError",
+            f"Inference component {component} is recorded, not served, locally: invoke endpoint {name} without "
+            "InferenceComponentName to reach the model of its production variant",
+        )
     record = plane.endpoints.find(name)
     if record is None or record.status != IN_SERVICE or not record.port:
         state = "not found" if record is None else f"is {record.status}, not InService"

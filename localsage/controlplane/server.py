@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 
 from localsage.adapters import local_events
-from localsage.controlplane import callbacks, endpoints, executions, jobs
+from localsage.controlplane import callbacks, endpoints, executions, jobs, records
 from localsage.controlplane.moto_app import REQUEST_HANDLER, lambda_code, moto_application
 from localsage.controlplane.plane import Plane
 from localsage.controlplane.protocol import ServiceError, error_response, invalid, json_response, operation
@@ -32,7 +32,7 @@ from localsage.controlplane.recording import Recorder, buffered_body, is_read, r
 from localsage.facts.config import LOCAL_ACCOUNT_ID
 from localsage.runner.run import callback_store, endpoint_store, executions_dir, job_store
 
-OPERATIONS = {**executions.OPERATIONS, **jobs.OPERATIONS, **callbacks.OPERATIONS}
+OPERATIONS = {**executions.OPERATIONS, **jobs.OPERATIONS, **callbacks.OPERATIONS, **records.OPERATIONS}
 OWN_PREFIX = "/_localsage/"
 HEALTH_PATH = OWN_PREFIX + "health"
 RESET_PATH = OWN_PREFIX + "reset"
@@ -97,6 +97,7 @@ class EmulatorApplication:
                 body,
                 environ.get("CONTENT_TYPE", "application/json"),
                 environ.get("HTTP_ACCEPT", ""),
+                environ.get("HTTP_X_AMZN_SAGEMAKER_INFERENCE_COMPONENT"),
             )
         except ServiceError as exc:
             return error_response(start_response, exc)
@@ -170,7 +171,7 @@ class EmulatorApplication:
 def forget(state_dir: Path) -> None:
     """The local records of what the emulator held (they mean nothing once its state is gone)."""
     folders = (executions_dir(state_dir), job_store(state_dir).folder, callback_store(state_dir).folder)
-    folders += (endpoint_store(state_dir).folder,)
+    folders += (endpoint_store(state_dir).folder, state_dir / "runner" / "records")
     for folder in (*folders, state_dir / local_events.STATE_FOLDER):
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -14,7 +14,9 @@ from localsage.runner.steps.create_model import CreateModel, LegacyCreateModel
 from localsage.runner.steps.endpoint import Endpoint, EndpointConfig
 from localsage.runner.steps.fail import Fail
 from localsage.runner.steps.for_each import ForEach
+from localsage.runner.steps.inference_component import InferenceComponent
 from localsage.runner.steps.lambda_function import LambdaFunction
+from localsage.runner.steps.lineage import Lineage
 from localsage.runner.steps.processing import Processing
 from localsage.runner.steps.register_model import RegisterModel
 from localsage.runner.steps.training import Training
@@ -37,14 +39,14 @@ STEP_TYPES: tuple[type[StepType], ...] = (
     Endpoint,
     ForEach,
     Cleanup,
+    Lineage,
+    InferenceComponent,
 )
 
 
 # The other step types of SageMaker Pipelines (SDK v3's StepTypeEnum) and why the local runner does not run them.
 # A step of any of them can still be stubbed: `local-run --stub STEP=FILE` gives the properties it would expose.
 NOT_RUN: dict[str, str] = {
-    "InferenceComponent": "not yet: the emulator (moto) has no inference component API; an endpoint serves one model",
-    "Lineage": "not yet: the emulator (moto) has no lineage API (actions, artifacts, contexts, associations)",
     "QualityCheck": "it runs AWS's Model Monitor container, which exists only in AWS",
     "ClarifyCheck": "it runs AWS's Clarify container, which exists only in AWS",
     "EMR": "it submits steps to an EMR cluster, which exists only in AWS",

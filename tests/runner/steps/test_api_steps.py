@@ -75,7 +75,7 @@ def test_the_registry_holds_one_unit_per_type_with_its_facts():
     types = step_types()
     assert set(types) == {
         "Processing", "Training", "Transform", "Tuning", "Condition", "Fail", "RegisterModel", "Model", "CreateModel",
-        "Lambda", "Callback", "EndpointConfig", "Endpoint", "ForEach", "Cleanup",
+        "Lambda", "Callback", "EndpointConfig", "Endpoint", "ForEach", "Cleanup", "Lineage", "InferenceComponent",
     }  # fmt: skip
     jobs = {"Processing", "Training", "Transform"}
     assert {name for name, step_type in types.items() if step_type.cacheable} == {*jobs, "Tuning"}
