@@ -2,9 +2,10 @@
 
 Run by `./dev bench peers` from the bench venv (`python metaflow_flow.py run --scripts-dir ... --work-dir ...`)
 with the local datastore and metadata. start = preprocess, then train, then evaluate and score side by side (as
-the pipeline's Evaluate and ScoreTest), joined by the mandatory `end`. Each step calls the same function as the
-floor (ml/scripts' `run()`, the bench's `score_by_hand`), on the same files; Metaflow adds one process per step
-and stores every step's artefacts (here the small return values) in its datastore.
+the pipeline's Evaluate and ScoreTest), a join (Metaflow's terminal `end` may not be one), and `end`. Each step
+calls the same function as the floor (ml/scripts' `run()`, the bench's `score_by_hand`), on the same files;
+Metaflow adds one process per step and stores every step's artefacts (here the small return values) in its
+datastore.
 """
 
 import json
@@ -63,7 +64,7 @@ class AbaloneFlow(FlowSpec):
             variant="experimental",
             threshold=self.threshold,
         )
-        self.next(self.end)
+        self.next(self.join)
 
     @step
     def score(self):
@@ -74,12 +75,17 @@ class AbaloneFlow(FlowSpec):
         work = Path(self.work_dir)
         self.scored_rows = score_by_hand.score(self.scripts_dir, work / "model", work / "batch" / "batch.csv",
                                                work / "scores.csv")  # fmt: skip
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        """Join the two branches."""
+        self.merge_artifacts(inputs)
         self.next(self.end)
 
     @step
-    def end(self, inputs):
-        """Join the two branches."""
-        self.merge_artifacts(inputs)
+    def end(self):
+        """Nothing left to do."""
 
 
 if __name__ == "__main__":
