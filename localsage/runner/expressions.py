@@ -97,6 +97,8 @@ class Context:
     property_file_uri: Callable[[str, str], str] = field(default=lambda step, name: _no_io("property files"))
     read_json: Callable[[str], object] = field(default=lambda uri: _no_io("JSON files"))
     current_item: tuple[object, ...] = ()  # (the item,) in a ForEach body's iteration, else empty
+    # The definition's PipelineExperimentConfig, resolved (ExperimentName, TrialName); empty: the SDK's defaults.
+    experiment: Mapping[str, object] = field(default_factory=dict)
 
 
 def _no_io(what: str):
@@ -295,6 +297,8 @@ def _resolve_get(reference: Reference, context: Context) -> object:
         return property_at(context.current_item[0], reference.parts, f"{reference.path}: {CURRENT_ITEM_GET}")
     if reference.kind == PROPERTY_FILE:
         raise DefinitionError(f"{reference.path}: a property file can only be read with Std:JsonGet, not with Get")
+    if reference.kind == EXPERIMENT and reference.name in context.experiment:
+        return context.experiment[reference.name]
     variables = context.parameters if reference.kind == PARAMETER else context.execution
     name = EXPERIMENT_CONFIG[reference.name] if reference.kind == EXPERIMENT else reference.name
     if name not in variables:

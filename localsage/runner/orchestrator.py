@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -165,13 +165,19 @@ class Orchestrator:
             if step_name:
                 job = job_name(self.execution.execution_id, step_name)
                 variables.update(TrainingJobName=job, ProcessingJobName=job)
-        return Context(
+        context = Context(
             parameters=self.parameters,
             execution=variables,
             step_property=self.step_property,
             property_file_uri=property_file_locator(self.definition, self.step_property),
             read_json=self.read_json,
         )
+        # The experiment and trial names the definition sets (expressions of parameters and execution variables).
+        experiment = self.definition.raw.get("PipelineExperimentConfig") or {}
+        if not isinstance(experiment, dict):
+            return context
+        names = {key: experiment[key] for key in ("ExperimentName", "TrialName") if key in experiment}
+        return replace(context, experiment=resolve(names, context, "PipelineExperimentConfig"))
 
     def step_property(self, step_name: str, parts: tuple) -> object:
         if step_name not in self.properties:

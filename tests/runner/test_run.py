@@ -8,6 +8,7 @@ import io
 import json
 import secrets
 import tarfile
+from pathlib import Path
 
 import pytest
 from definitions_support import hand_written, processing_step, read, training_step, upload
@@ -169,3 +170,12 @@ def test_unsupported_definitions_fail_before_any_step_runs(local_target, tmp_pat
     with pytest.raises(DefinitionError, match=message):
         execute(local_target, definition, tmp_path, backend)
     assert execution_store(tmp_path).all() == []
+
+
+def test_the_definitions_experiment_config_is_what_steps_read(local_target, tmp_path, warm_backend):
+    """PipelineExperimentConfig set by the SDK v3 (expressions of a parameter and the execution id)."""
+    from definitions_support import sdk_build
+
+    definition = sdk_build(tmp_path, Path(__file__).parent / "data" / "build_experiment_pipeline.py")
+    record = execute(local_target, definition, tmp_path / "state", warm_backend, parameters={"Team": "ops"})
+    assert record.failure == f"step Report: abalone-ops trial-{record.execution_id}"
