@@ -131,7 +131,15 @@ class MlPlatformStack(cdk.Stack):
             # Jobs a pipeline starts are named pipelines-<execution id>-<step>-...
             f"{sagemaker_arn}:processing-job/pipelines-*",
             f"{sagemaker_arn}:training-job/pipelines-*",
+            f"{sagemaker_arn}:transform-job/pipelines-*",
             f"{sagemaker_arn}:model/pipelines-*",
+        ]
+        # PipelineExperimentConfig: SageMaker Pipelines records each execution as a trial of an experiment named
+        # after its pipeline (the SDK's default), with a trial component per job.
+        experiment_arns = [
+            *(f"{sagemaker_arn}:experiment/{config.pipeline_name(v).lower()}" for v in VARIANTS),
+            f"{sagemaker_arn}:experiment-trial/*",
+            f"{sagemaker_arn}:experiment-trial-component/*",
         ]
         registry_arns = [
             *(f"{sagemaker_arn}:model-package-group/{group}" for group in groups),
@@ -157,6 +165,9 @@ class MlPlatformStack(cdk.Stack):
                     "sagemaker:CreateTrainingJob",
                     "sagemaker:DescribeTrainingJob",
                     "sagemaker:StopTrainingJob",
+                    "sagemaker:CreateTransformJob",
+                    "sagemaker:DescribeTransformJob",
+                    "sagemaker:StopTransformJob",
                     "sagemaker:CreateModel",
                     "sagemaker:DescribeModel",
                     "sagemaker:AddTags",
@@ -172,6 +183,21 @@ class MlPlatformStack(cdk.Stack):
                     "sagemaker:AddTags",
                 ],
                 resources=registry_arns,
+            ),
+            iam.PolicyStatement(
+                sid="PipelineExperiments",
+                actions=[
+                    "sagemaker:CreateExperiment",
+                    "sagemaker:DescribeExperiment",
+                    "sagemaker:CreateTrial",
+                    "sagemaker:DescribeTrial",
+                    "sagemaker:CreateTrialComponent",
+                    "sagemaker:DescribeTrialComponent",
+                    "sagemaker:UpdateTrialComponent",
+                    "sagemaker:AssociateTrialComponent",
+                    "sagemaker:AddTags",
+                ],
+                resources=experiment_arns,
             ),
             iam.PolicyStatement(
                 sid="JobLogs",
@@ -197,6 +223,9 @@ class MlPlatformStack(cdk.Stack):
             policy, pipeline_arns, "Executions of the project's two pipelines and the jobs (pipelines-*) they start."
         )
         nag.acknowledge_wildcards(policy, registry_arns, "Versions of the project's two model package groups.")
+        nag.acknowledge_wildcards(
+            policy, experiment_arns, "Trials and trial components of the two pipelines' experiments, one per run."
+        )
         nag.acknowledge_wildcards(policy, log_arns, "SageMaker job log groups are created per job under this prefix.")
         nag.acknowledge_wildcards(
             policy, ["*"], "cloudwatch:PutMetricData has no resource ARN; a condition limits it to /aws/sagemaker."

@@ -306,3 +306,20 @@ def test_a_sagemaker_projects_tags_are_on_every_stack(app_module, tmp_path):
         for resource in tagged:
             tags = json.dumps(resource["Properties"]["Tags"])
             assert "sagemaker:project-name" in tags and "p-0123456789ab" in tags, (part, resource["Type"])
+
+
+def test_the_execution_role_may_make_every_request_the_pipelines_steps_make(synthesized):
+    """Single-sourced with the step types: each step of the project's definition names its SageMaker request
+    (`create_operation`), and the role that runs the pipeline must be allowed it; with a PipelineExperimentConfig,
+    SageMaker also records the execution as a trial."""
+    from localsage.runner.definition import load
+    from localsage.runner.steps.registry import step_types
+
+    definition = load(REPO / "tests" / "project" / "data" / "previous-experimental.json")
+    granted = {action for statement in _statements(synthesized, "ml-platform") for action in _actions(statement)}
+    needed = {f"sagemaker:{step_types()[step.type].create_operation}" for step in definition.steps.values()
+              if step_types()[step.type].create_operation}  # fmt: skip
+    assert {"sagemaker:CreateTransformJob", "sagemaker:CreateProcessingJob"} <= needed
+    assert needed <= granted, f"the execution role lacks {sorted(needed - granted)}"
+    assert definition.raw["PipelineExperimentConfig"]
+    assert {"sagemaker:CreateExperiment", "sagemaker:CreateTrial", "sagemaker:AssociateTrialComponent"} <= granted
