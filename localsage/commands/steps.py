@@ -8,18 +8,20 @@ from localsage.runner.steps.registry import NOT_RUN, step_types
 from localsage.views.console import print_json
 from localsage.views.steps import print_step_support
 
+STUB_REQUIRED = "stub required"
+
 
 @dataclass(frozen=True)
 class StepSupport:
     type: str
-    runs: bool
+    support: str  # runs, recorded only, or stub required (`local-run --stub STEP=FILE`)
     locally: str
 
 
 def step_support() -> list[StepSupport]:
-    """The step types that run, then those that do not, each with how it runs or why not."""
-    running = [StepSupport(name, True, step_type.locally) for name, step_type in step_types().items()]
-    return running + [StepSupport(name, False, reason) for name, reason in NOT_RUN.items()]
+    """The step types that run (or are recorded), then those that need a stub, each with how or why."""
+    known = [StepSupport(name, step_type.support, step_type.locally) for name, step_type in step_types().items()]
+    return known + [StepSupport(name, STUB_REQUIRED, reason) for name, reason in NOT_RUN.items()]
 
 
 def steps_task(as_json: bool = False) -> None:

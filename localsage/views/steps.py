@@ -7,6 +7,9 @@ from localsage.views.tables import Rows, fitted
 
 
 def print_step_support(support) -> None:
-    rows = [(row.type, "runs" if row.runs else "not run", row.locally) for row in support]
-    caption = "A definition with a step that does not run is refused before any step runs, naming the step."
+    rows = [(row.type, row.support, row.locally) for row in support]
+    caption = (
+        "A step that needs a stub is refused before any step runs, naming it, unless `./dev local-run --stub "
+        "STEP=FILE.json` gives the properties it would expose."
+    )
     console.print(fitted(console, Rows(("step type", "locally", "how (or why not)"), rows, caption=caption)))

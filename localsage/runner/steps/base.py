@@ -187,6 +187,7 @@ class StepType:
 
     type_name: ClassVar[str]
     locally: ClassVar[str]  # how it runs on this machine, in a few words (`./dev steps`)
+    support: ClassVar[str] = "runs"  # or "recorded only": what it creates is kept as records, nothing is served
     # CacheConfig applies (SageMaker caches only job steps) and which arguments make up the cache key
     # ("Default cache key attributes by pipeline step type"); empty means every argument.
     cacheable: ClassVar[bool] = False

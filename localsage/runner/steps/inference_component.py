@@ -9,6 +9,7 @@ from localsage.runner.steps.base import StepContext, StepResult, StepType, reque
 
 class InferenceComponent(StepType):
     type_name = "InferenceComponent"
+    support = "recorded only"
     locally = "recorded on its endpoint in the emulator, not served (the endpoint serves its variant's model)"
     describe_operation = "DescribeInferenceComponent"
     create_operation = "CreateInferenceComponent"

@@ -14,6 +14,7 @@ KINDS = ("Action", "Artifact", "Context")
 
 class Lineage(StepType):
     type_name = "Lineage"
+    support = "recorded only"
     locally = "its actions, artifacts, contexts and associations recorded in the emulator (Describe*, ListAssociations)"
     extra_properties = frozenset({"ActionArns", "ArtifactArns", "ContextArns", "Associations"})
 
