@@ -3,22 +3,30 @@ from any client, recorded for that step (localsage.runner.callbacks)."""
 
 from __future__ import annotations
 
+import threading
+
 from localsage.adapters import api_rules
 from localsage.controlplane.plane import Plane
 from localsage.controlplane.protocol import invalid, not_found
 from localsage.runner.callbacks import FAILED, SUCCEEDED, Callback
 
+# The server answers requests on several threads: a token is checked and answered under this lock, so two
+# answers at once cannot both pass the "answered once" check.
+ANSWERING = threading.Lock()
+
 
 def send_success(plane: Plane, request: dict) -> dict:
-    callback = _waiting(plane, "SendPipelineExecutionStepSuccess", request)
-    outputs = {item["Name"]: item["Value"] for item in request.get("OutputParameters", [])}
-    plane.callbacks.answer(callback, SUCCEEDED, outputs, None)
+    with ANSWERING:
+        callback = _waiting(plane, "SendPipelineExecutionStepSuccess", request)
+        outputs = {item["Name"]: item["Value"] for item in request.get("OutputParameters", [])}
+        plane.callbacks.answer(callback, SUCCEEDED, outputs, None)
     return {"PipelineExecutionArn": callback.execution_arn}
 
 
 def send_failure(plane: Plane, request: dict) -> dict:
-    callback = _waiting(plane, "SendPipelineExecutionStepFailure", request)
-    plane.callbacks.answer(callback, FAILED, {}, request.get("FailureReason"))
+    with ANSWERING:
+        callback = _waiting(plane, "SendPipelineExecutionStepFailure", request)
+        plane.callbacks.answer(callback, FAILED, {}, request.get("FailureReason"))
     return {"PipelineExecutionArn": callback.execution_arn}
 
 

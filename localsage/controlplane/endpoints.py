@@ -13,18 +13,32 @@ import re
 
 import requests
 
-from localsage.adapters import loopback
+from localsage.adapters import api_rules, loopback
+from localsage.adapters.processes import alive
 from localsage.controlplane.plane import Plane
-from localsage.controlplane.protocol import ServiceError
-from localsage.runner.endpoints import IN_SERVICE, EndpointRecord
+from localsage.controlplane.protocol import ServiceError, invalid
+from localsage.runner.endpoints import FAILED, IN_SERVICE, EndpointRecord
 
 INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 INVOKE_TIMEOUT_S = 60  # SageMaker's limit for a real-time inference to answer
 
 
+def refused(plane: Plane, name: str, request: dict) -> None:
+    """What SageMaker refuses before moto sees it: a request its API model refuses (a name that is no name), and
+    a second CreateEndpoint of a name (moto would replace the record, and the first endpoint's server would run on
+    with nothing to stop it)."""
+    found = api_rules.violations("sagemaker", name, request)
+    if found:
+        raise invalid(api_rules.summary(found))
+    if name == "CreateEndpoint" and plane.endpoints.find(request["EndpointName"]):
+        raise invalid(f"Cannot create already existing endpoint {request['EndpointName']}.")
+
+
 def created(plane: Plane, request: dict) -> None:
-    plane.endpoints.save(EndpointRecord(request["EndpointName"]))
-    plane.launch("endpoint", request["EndpointName"])
+    record = EndpointRecord(request["EndpointName"])
+    plane.endpoints.save(record)
+    record.host_pid, record.host_started = plane.launch("endpoint", record.name)
+    plane.endpoints.save(record)
 
 
 def deleted(plane: Plane, request: dict) -> None:
@@ -32,6 +46,18 @@ def deleted(plane: Plane, request: dict) -> None:
     if record is not None:
         plane.signal_runner(record.host_pid, record.host_started)
         plane.endpoints.forget(record.name)
+
+
+def updated(plane: Plane, request: dict) -> None:
+    """UpdateEndpoint: the endpoint is hosted again, with its new configuration's model."""
+    deleted(plane, request)
+    created(plane, request)
+
+
+def forget_all(plane: Plane) -> None:
+    """Stop every endpoint's server (an emulator reset)."""
+    for record in plane.endpoints.all():
+        deleted(plane, {"EndpointName": record.name})
 
 
 def rehost(plane: Plane) -> int:
@@ -44,6 +70,8 @@ def rehost(plane: Plane) -> int:
 
 def _true_status(plane: Plane, endpoint: dict) -> dict:
     record = plane.endpoints.find(endpoint.get("EndpointName", ""))
+    if record is not None and record.status != FAILED and not alive(record.host_pid, record.host_started):
+        record.status, record.failure = FAILED, "its hosting process ended (see the emulator's workers.log)"
     if record is not None:
         endpoint["EndpointStatus"] = record.status
         if record.failure:
@@ -60,7 +88,7 @@ def listed(plane: Plane, document: dict) -> dict:
     return document
 
 
-AFTER_MOTO = {"CreateEndpoint": created, "DeleteEndpoint": deleted}
+AFTER_MOTO = {"CreateEndpoint": created, "DeleteEndpoint": deleted, "UpdateEndpoint": updated}
 PATCHED = {"DescribeEndpoint": described, "ListEndpoints": listed}
 
 

@@ -77,7 +77,10 @@ def create_entity(kind: str):
 
 def describe_entity(kind: str):
     def operation(plane: Plane, request: dict) -> dict:
-        given = request.get(f"{kind}Arn") or plane.arn(f"{ENTITIES[kind]}/{request[f'{kind}Name'].lower()}")
+        _checked(f"Describe{kind}", request)
+        given = request.get(f"{kind}Arn") or request[f"{kind}Name"]
+        if not given.startswith("arn:"):  # a name, or (as SageMaker allows) the entity's ARN in the name member
+            given = plane.arn(f"{ENTITIES[kind]}/{given.lower()}")
         document = _load(plane, kind, _key(given))
         if document is None:
             raise not_found(f"{kind} {given} does not exist")
@@ -134,6 +137,7 @@ def create_inference_component(plane: Plane, request: dict) -> dict:
 
 
 def describe_inference_component(plane: Plane, request: dict) -> dict:
+    _checked("DescribeInferenceComponent", request)
     document = _load(plane, "InferenceComponent", request["InferenceComponentName"].lower())
     if document is None:
         raise invalid(f"Inference component {request['InferenceComponentName']} does not exist")

@@ -78,6 +78,10 @@ class EmulatorApplication:
 
     def _endpoint_operation(self, name: str, environ: dict, body: bytes, start_response):
         """moto's answer, then the endpoint's hosting started or stopped, or its true status shown."""
+        try:
+            endpoints.refused(self.plane, name, json.loads(body or b"{}"))
+        except ServiceError as exc:
+            return error_response(start_response, exc)
         status, headers, answer = self._moto_answer(environ)
         if status.startswith("200"):
             if name in endpoints.AFTER_MOTO:
@@ -95,7 +99,7 @@ class EmulatorApplication:
                 self.plane,
                 endpoint,
                 body,
-                environ.get("CONTENT_TYPE", "application/json"),
+                environ.get("CONTENT_TYPE") or "application/json",
                 environ.get("HTTP_ACCEPT", ""),
                 environ.get("HTTP_X_AMZN_SAGEMAKER_INFERENCE_COMPONENT"),
             )
@@ -165,6 +169,7 @@ class EmulatorApplication:
         for _ in self.moto(EnvironBuilder(path="/moto-api/reset", method="POST").get_environ(), lambda *a: None):
             pass
         self.recorder.reset()
+        endpoints.forget_all(self.plane)
         forget(self.plane.state_dir)
 
 

@@ -18,6 +18,7 @@ import threading
 import time
 
 import psutil
+from botocore.exceptions import ClientError
 
 from localsage.adapters import targets
 from localsage.errors import UserError
@@ -28,7 +29,7 @@ from localsage.runner.definition import Step, load
 from localsage.runner.jobs import JobStatus
 from localsage.runner.orchestrator import Execution
 from localsage.runner.run import endpoint_store, execution_store, job_store, run
-from localsage.runner.steps.base import ExecutionStopped, StepContext
+from localsage.runner.steps.base import ExecutionStopped, StepContext, StepFailed
 from localsage.runner.steps.registry import job_step_types
 
 PARENT_CHECK_S = 0.5
@@ -58,9 +59,12 @@ def main(argv: list[str] | None = None) -> int:
             endpoints.host(target, endpoint_store(state_dir), backend, arguments.names[0], say)
         else:
             run_execution(target, state_dir, backend, arguments.names[0])
-    except (ExecutionStopped, KeyboardInterrupt, EmulatorGone, UserError) as exc:
+    except (ExecutionStopped, KeyboardInterrupt, EmulatorGone, UserError, StepFailed, ClientError) as exc:
         if arguments.mode == "endpoint" and not isinstance(exc, KeyboardInterrupt):
-            say(f"endpoint {arguments.names[0]}: {exc}")
+            say(f"endpoint {arguments.names[0]}: {exc}")  # its record says Failed, with the reason
+            return 1
+        if isinstance(exc, StepFailed | ClientError):
+            raise
         return 1
     return 0
 

@@ -163,7 +163,10 @@ class PipelineDefinition:
     def with_stubs(self, stubs: Mapping[str, dict]) -> PipelineDefinition:
         """This definition with the given steps stubbed: each is not run, its properties are the ones given."""
         for name in stubs:
-            self.step(name)
+            if self.step(name).type in (CONDITION_TYPE, FOR_EACH_TYPE):
+                raise DefinitionError(
+                    f"step {name}: a {self.step(name).type} step cannot be stubbed (it decides which steps run)"
+                )
         steps = {name: replace(step, stub=stubs.get(name)) for name, step in self.steps.items()}
         return replace(self, steps=steps)
 

@@ -10,6 +10,7 @@ away); the server goes with it.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,9 +21,11 @@ from localsage.facts.state_files import write_atomically
 from localsage.runner.backends.base import Backend
 from localsage.runner.definition import Step
 from localsage.runner.steps import model_hosting as hosting
-from localsage.runner.steps.base import StepContext
+from localsage.runner.steps.base import StepContext, StepFailed
 
 CREATING, IN_SERVICE, FAILED = "Creating", "InService", "Failed"
+PING_EVERY_S = 2
+PING_MISSES = 3
 
 
 @dataclass
@@ -50,7 +53,7 @@ class EndpointStore:
     def find(self, name: str) -> EndpointRecord | None:
         try:
             return EndpointRecord(**json.loads(self._path(name).read_text(encoding="utf-8")))
-        except (FileNotFoundError, ValueError):
+        except (FileNotFoundError, ValueError, TypeError):
             return None
 
     def forget(self, name: str) -> None:
@@ -68,6 +71,7 @@ def host(target, store: EndpointStore, backend: Backend, name: str, say: Callabl
     store.save(record)
     where = f"endpoint {name}: "
     work_dir = store.folder / name.lower()
+    shutil.rmtree(work_dir, ignore_errors=True)  # an earlier endpoint of the same name left its model there
     try:
         sagemaker = target.client("sagemaker")
         config_name = sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"]
@@ -89,12 +93,15 @@ def host(target, store: EndpointStore, backend: Backend, name: str, say: Callabl
         hosting.unpack(work_dir, context.opt_ml, where)
         port = loopback.free_port()
         spec = hosting.serving_spec(container, name, context.opt_ml, context.logs, port, workers=2)
-        with context.serving(spec, port):
+        with context.serving(spec, port) as url:
             record.status, record.port, record.variant = IN_SERVICE, port, variant["VariantName"]
             store.save(record)
             say(f"{where}InService on port {port} (model {variant['ModelName']})")
-            while True:
-                time.sleep(1)
+            misses = 0
+            while misses < PING_MISSES:  # a server that stopped answering is a failed endpoint, not InService
+                time.sleep(PING_EVERY_S)
+                misses = 0 if context.answers(url) else misses + 1
+            raise StepFailed(f"{where}its model server stopped answering /ping (see its log in {context.logs})")
     except KeyboardInterrupt:
         raise
     except Exception as exc:

@@ -36,6 +36,7 @@ class LambdaContext:
 
 def invoke(handler: str, event: object, environment: dict) -> object:
     module_name, _, function_name = handler.rpartition(".")
+    module_name = module_name.replace("/", ".")  # `src/app.handler`: a module in a folder of the package
     if not module_name:
         raise ValueError(f"handler {handler!r} must be <module>.<function>")
     module = importlib.import_module(module_name)

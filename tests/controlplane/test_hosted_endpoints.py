@@ -64,6 +64,10 @@ def test_a_registered_version_serves_the_predictions_the_transform_step_wrote(lo
     name = deploy(sagemaker, pipeline_run.summary()["model_package_arn"])
     described = wait_in_service(sagemaker, name)
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    with pytest.raises(ClientError, match="Cannot create already existing endpoint"):
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    with pytest.raises(ClientError, match="ValidationException"):
+        sagemaker.describe_endpoint(EndpointName="../../escape")
     transform = pipeline_run.steps["ScoreTest"].properties
     batch = read(local_target, transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] + "/batch.csv")
     scored = read(local_target, transform["TransformOutput"]["S3OutputPath"] + "/batch.csv.out")

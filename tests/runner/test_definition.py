@@ -486,3 +486,10 @@ def test_run_conditions_are_read_and_an_unknown_trigger_is_refused():
     odd = load(document(step("Prep"), step("OnFailure", DependsOn=[{"Step": "Prep", "Trigger": "Sometimes"}])))
     with pytest.raises(DefinitionError, match="step OnFailure: DependsOn Prep has Trigger 'Sometimes': use one of"):
         validate(odd, exposing("Processing"))
+
+
+def test_a_condition_cannot_be_stubbed():
+    definition = load(document(step("Prep"), {"Name": "Gate", "Type": "Condition", "Arguments": {"Conditions": []}}))
+    with pytest.raises(DefinitionError, match="a Condition step cannot be stubbed"):
+        definition.with_stubs({"Gate": {"Outcome": True}})
+    assert definition.with_stubs({"Prep": {"X": 1}}).steps["Prep"].stub == {"X": 1}

@@ -8,6 +8,7 @@ step's resolved arguments (every expression replaced by its value) and returns t
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -29,6 +30,7 @@ from localsage.runner.jobs import JobStore
 from localsage.runner.records import StepRecord
 
 STDERR_TAIL_LINES = 20
+JOB_NAME_LIMIT = 63
 # What SageMaker does with a job's role on its behalf: move its inputs and outputs (the emulator checks S3).
 ROLE_SERVICES = frozenset({"s3"})
 # Execution ids are 12 characters: a generated job name is never longer than with this one.
@@ -38,9 +40,15 @@ SERVER_READY_TIMEOUT_S = 300
 
 
 def job_name(execution_id: str, step_name: str) -> str:
-    """`pipelines-<execution id>-<step>`, within SageMaker's 63-character job name limit."""
+    """`pipelines-<execution id>-<step>`, within SageMaker's 63-character job name limit; a longer one keeps its
+    start and ends with a digest of the whole, so steps whose names differ only at the end (ForEach iterations,
+    `<step>-<index>`) never share a job name."""
     cleaned = "".join(char if char.isalnum() else "-" for char in step_name)
-    return f"pipelines-{execution_id}-{cleaned}"[:63].rstrip("-")
+    name = f"pipelines-{execution_id}-{cleaned}"
+    if len(name) <= JOB_NAME_LIMIT:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: JOB_NAME_LIMIT - len(digest) - 1].rstrip('-')}-{digest}"
 
 
 class StepFailed(Exception):
@@ -135,7 +143,7 @@ class StepContext:
         url = f"http://{loopback.HOST}:{port}"
         try:
             deadline = time.monotonic() + SERVER_READY_TIMEOUT_S
-            while not self._answers(url):
+            while not self.answers(url):
                 if self.stopping.is_set():
                     raise ExecutionStopped()
                 if ended:
@@ -155,10 +163,11 @@ class StepContext:
                 self.running.pop(self.job_name(), None)
 
     @staticmethod
-    def _answers(url: str) -> bool:
+    def answers(url: str) -> bool:
+        """Whether the inference server at `url` answers its health check."""
         try:
             return loopback.http.get(f"{url}/ping", timeout=2).status_code == 200
-        except requests.ConnectionError:
+        except requests.RequestException:
             return False
 
     def _start(self, spec: ContainerSpec) -> RunningContainer:

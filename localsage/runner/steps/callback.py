@@ -50,7 +50,7 @@ class Callback(StepType):
             f"{step.where}waiting for callback token {callback.token} (sent to {queue_url.rsplit('/', 1)[-1]}): "
             f"answer with SendPipelineExecutionStepSuccess/Failure, e.g. ./dev callback {callback.token} --success"
         )
-        while not (answered := context.callbacks.find(callback.token)).outcome:
+        while not (answered := self._waiting(context, callback.token)).outcome:
             if context.stopping.is_set():
                 sqs.send_message(QueueUrl=local_queue, MessageBody=json.dumps({**message, "status": "Stopping"}))
                 raise ExecutionStopped()
@@ -62,6 +62,13 @@ class Callback(StepType):
         except ValueError as exc:
             raise StepFailed(f"{step.where}{exc}") from None
         return StepResult({"OutputParameters": outputs, "CallbackToken": callback.token, "SqsQueueUrl": queue_url})
+
+    @staticmethod
+    def _waiting(context: StepContext, token: str):
+        found = context.callbacks.find(token)
+        if found is None:
+            raise StepFailed(f"{context.step.where}callback token {token} is gone (the emulator was reset)")
+        return found
 
     def metadata(self, step: StepRecord) -> dict:
         properties = step.properties or {}

@@ -13,7 +13,6 @@ from localsage.adapters import s3io
 from localsage.errors import UserError
 from localsage.runner.definition import Step
 from localsage.runner.expressions import EvaluationError
-from localsage.runner.records import StepRecord
 from localsage.runner.steps.base import StepContext, StepFailed, StepResult, StepType
 
 
@@ -25,6 +24,12 @@ class Cleanup(StepType):
         sources = step.arguments.get("Resources", {}).get("S3")
         if not isinstance(sources, list) or not sources:
             raise UserError(f"{step.where}Arguments.Resources.S3 must list the steps whose outputs to delete")
+        for source in sources:
+            if source.get("StepName") not in step.depends_on:
+                raise UserError(
+                    f"{step.where}it cleans up step {source.get('StepName')}, which is not in its DependsOn: add it "
+                    "(the SDK's CleanupStep does), or the cleanup could start before that step wrote anything"
+                )
 
     def run(self, arguments: dict, context: StepContext) -> StepResult:
         where = context.step.where
@@ -54,10 +59,6 @@ class Cleanup(StepType):
                 s3.delete_object(Bucket=bucket, Key=item["Key"])
                 deleted.append(f"s3://{bucket}/{item['Key']}")
         return StepResult({"DeletedS3Objects": deleted})
-
-    def metadata(self, step: StepRecord) -> dict:
-        deleted = (step.properties or {}).get("DeletedS3Objects")
-        return {"Cleanup": {"DeletedS3Objects": len(deleted)}} if deleted is not None else {}
 
 
 def _output_locations(properties: dict) -> list[str]:

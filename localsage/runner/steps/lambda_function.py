@@ -106,6 +106,7 @@ class LambdaFunction(StepType):
         timeout = float(configuration.get("Timeout") or DEFAULT_TIMEOUT_S)
         event_file, result_file = context.work_dir / "event.json", context.work_dir / "result.json"
         event_file.write_text(json.dumps(event), encoding="utf-8")
+        result_file.unlink(missing_ok=True)  # an earlier attempt's answer is not this one's
         context.logs.mkdir(parents=True, exist_ok=True)
         environment = {
             **os.environ,

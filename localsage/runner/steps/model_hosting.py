@@ -73,7 +73,7 @@ def unpack(work_dir: Path, opt_ml: Path, where: str) -> None:
                 s3io.unpack(item, target, f"{where}{what} {item.name}")
             else:
                 target.mkdir(parents=True, exist_ok=True)
-                item.rename(target / item.name)
+                item.replace(target / item.name)
     (opt_ml / "model").mkdir(parents=True, exist_ok=True)
 
 

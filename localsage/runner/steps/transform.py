@@ -11,6 +11,7 @@ SageMaker's batch platform is: it splits every input object into records, packs 
 from __future__ import annotations
 
 import gzip
+import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,12 +20,23 @@ from localsage.adapters import loopback, s3io
 from localsage.errors import UserError
 from localsage.runner.backends.base import ContainerSpec
 from localsage.runner.definition import Step
+from localsage.runner.expressions import is_expression
 from localsage.runner.steps import model_hosting as hosting
 from localsage.runner.steps import transform_records as records
 from localsage.runner.steps.base import StepContext, StepFailed
 from localsage.runner.steps.container_job import ContainerJob
 
 REQUEST_TIMEOUT_S = 600
+
+
+def _processing_inputs(arguments: dict) -> list:
+    """The values DataProcessing's checks read (filters, the join, the content types)."""
+    processing = arguments.get("DataProcessing", {})
+    return [
+        *processing.values(),
+        arguments.get("TransformInput", {}).get("ContentType"),
+        arguments.get("TransformOutput", {}).get("Accept"),
+    ]
 
 
 class Transform(ContainerJob):
@@ -38,23 +50,28 @@ class Transform(ContainerJob):
     locally = "the model served by its image's `serve`; records split, batched, joined and filtered as in AWS"
 
     def check(self, step: Step) -> None:
+        """What can be refused before the run; a value given by an expression is checked when the step runs."""
         arguments = step.arguments
         where = step.where
-        source = arguments.get("TransformInput", {}).get("DataSource", {}).get("S3DataSource", {})
-        if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-            raise UserError(
-                f"{where}TransformInput.DataSource.S3DataSource.S3DataType {source['S3DataType']} is not "
-                "supported locally: use S3Prefix"
-            )
         transform_input = arguments.get("TransformInput", {})
+        source = transform_input.get("DataSource", {}).get("S3DataSource", {})
+        data_type = source.get("S3DataType", "S3Prefix")
+        if not is_expression(data_type) and data_type != "S3Prefix":
+            raise UserError(
+                f"{where}TransformInput.DataSource.S3DataSource.S3DataType {data_type} is not supported locally: "
+                "use S3Prefix"
+            )
         split_type = transform_input.get("SplitType", "None")
-        if split_type not in records.SPLIT_TYPES:
+        if not is_expression(split_type) and split_type not in records.SPLIT_TYPES:
             raise UserError(
                 f"{where}TransformInput.SplitType {split_type} is not supported locally: use one of "
                 f"{', '.join(records.SPLIT_TYPES)}"
             )
-        if transform_input.get("CompressionType", "None") not in ("None", "Gzip"):
+        compression = transform_input.get("CompressionType", "None")
+        if not is_expression(compression) and compression not in ("None", "Gzip"):
             raise UserError(f"{where}TransformInput.CompressionType must be None or Gzip")
+        if any(is_expression(value) for value in _processing_inputs(arguments)):
+            return
         try:
             self._processing(arguments, where)
         except records.RecordError as exc:
@@ -94,6 +111,7 @@ class Transform(ContainerJob):
         spec = self.container(arguments, context)
         input_folder = context.work_dir / "input"
         output_folder = context.work_dir / "output"
+        shutil.rmtree(output_folder, ignore_errors=True)  # a retried execution's earlier attempt wrote there
         with context.serving(spec, context.found["port"]) as url:
             for path in sorted(item for item in input_folder.rglob("*") if item.is_file()):
                 relative = path.relative_to(input_folder).as_posix()
@@ -187,8 +205,11 @@ class Transform(ContainerJob):
                 )
             return answer.content
 
-        with ThreadPoolExecutor(max(1, int(arguments.get("MaxConcurrentTransforms") or 1))) as pool:
+        pool = ThreadPoolExecutor(max(1, int(arguments.get("MaxConcurrentTransforms") or 1)))
+        try:
             answers = list(pool.map(invoke, groups))
+        finally:  # after a refused batch, the ones not sent yet are not sent
+            pool.shutdown(wait=True, cancel_futures=True)
         line = output.get("AssembleWith", "None") == "Line"
         if not (settings["join"] or settings["output_filter"]):
             return b"".join(answer if not line or answer.endswith(b"\n") else answer + b"\n" for answer in answers)

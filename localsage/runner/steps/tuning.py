@@ -26,9 +26,7 @@ from localsage.runner.definition import Step
 from localsage.runner.steps.base import ExecutionStopped, StepContext, StepFailed, StepResult, StepType
 from localsage.runner.steps.training import Training
 
-LOCAL_STRATEGIES = ("Random", "Grid")
 SUBSTITUTED_STRATEGIES = ("Bayesian", "Hyperband")
-RANGE_KINDS = ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges")
 TUNING_NAME_LIMIT = 32  # SageMaker's limit on a tuning job's name
 
 

@@ -93,3 +93,12 @@ def test_every_step_type_of_the_sdk_either_runs_or_says_why_not(local_target):
     runs = set(step_types()) - {"CreateModel"}  # SDK v2's name for Model
     assert runs | set(NOT_RUN) == sdk_types
     assert not runs & set(NOT_RUN)
+
+
+def test_long_step_names_keep_distinct_job_names_within_sagemakers_limit():
+    from localsage.runner.steps.base import job_name
+
+    long_step = "x" * 45
+    names = {job_name("abcdefghijkl", f"{long_step}-{index}") for index in range(12)}
+    assert len(names) == 12 and all(len(name) <= 63 for name in names)
+    assert job_name("abcdefghijkl", "Train") == "pipelines-abcdefghijkl-Train"

@@ -52,3 +52,13 @@ def test_a_uri_outside_the_sources_outputs_is_refused(local_target, tmp_path, wa
     assert record.status == "Failed"
     assert f"{keep} is not under an output of step Train" in record.failure
     assert s3io.exists(local_target.client("s3"), keep)
+
+
+def test_a_source_missing_from_depends_on_is_refused_before_anything_runs():
+    from localsage.errors import UserError
+    from localsage.runner.definition import Step
+    from localsage.runner.steps.cleanup import Cleanup
+
+    step = Step("CleanUp", "Cleanup", {"Resources": {"S3": [{"StepName": "Train"}]}}, "Steps[1]")
+    with pytest.raises(UserError, match="it cleans up step Train, which is not in its DependsOn"):
+        Cleanup().check(step)

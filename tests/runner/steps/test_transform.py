@@ -185,3 +185,17 @@ def test_settings_the_platform_cannot_honour_are_refused_before_anything_runs(ch
         job[key] = {**job.get(key, {}), **value}
     with pytest.raises(UserError, match=message):
         Transform().check(Step(name="Score", type="Transform", arguments=job, path="Steps[0]"))
+
+
+def test_values_given_by_expressions_are_left_to_the_run():
+    job = {
+        "ModelName": "m",
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3Uri": "s3://b/in"}},
+            "SplitType": {"Get": "Parameters.Split"},
+            "ContentType": {"Get": "Parameters.Kind"},
+        },
+        "TransformOutput": {"S3OutputPath": "s3://b/out"},
+        "DataProcessing": {"JoinSource": "Input", "InputFilter": {"Get": "Parameters.Filter"}},
+    }
+    Transform().check(Step(name="Score", type="Transform", arguments=job, path="Steps[0]"))
