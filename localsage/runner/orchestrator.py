@@ -436,6 +436,10 @@ class Orchestrator:
         for step in record.steps.values():
             if step.status == StepStatus.PENDING:
                 step.status = StepStatus.NOT_RUN
+            elif step.status == StepStatus.EXECUTING:
+                # Marked Executing, but the stop came before its future was kept: its thread sees the stop flag
+                # before starting anything, and the pool's exit waits for it.
+                step.status, step.ended = StepStatus.STOPPED, time.time()
         record.status = status
         record.failure = reason
         record.ended = time.time()

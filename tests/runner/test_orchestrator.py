@@ -290,3 +290,21 @@ def test_run_conditions_start_failure_handlers_and_skip_them_when_all_went_well(
     assert record.status == ExecutionStatus.SUCCEEDED
     assert record.steps["Notify"].status == StepStatus.SKIPPED and record.steps["Cleanup"].status == StepStatus.SKIPPED
     assert set(journal.order()) == {"Train", "Register", "Report"}
+
+
+def test_no_step_stays_executing_after_a_stop_even_one_whose_future_was_not_kept_yet(tmp_path):
+    """A stop (SIGTERM) can land between a step being marked Executing and its future being kept."""
+    from localsage.runner.records import StepRecord
+
+    definition = load(hand_written([work("A")]))
+    execution = Execution("e1", "arn:execution/e1", "p", "arn:pipeline/p")
+    store = ExecutionStore(tmp_path / "executions")
+    orchestrator = Orchestrator(
+        definition, {}, execution, target=None, backend=None, store=store, cache=StepCache(tmp_path / "c", "p"),
+        options=RunOptions(use_cache=False), observer=Observed(), say=lambda message: None,
+        types={"Work": Work(Journal())},
+    )  # fmt: skip
+    record = ExecutionRecord("e1", "arn:execution/e1", "p", "arn:pipeline/p", {}, "test", "")
+    record.steps["A"] = StepRecord("A", "Work", status=StepStatus.EXECUTING, started=time.time())
+    orchestrator._stop(record, {}, "stopped", ExecutionStatus.STOPPED)
+    assert store.load("e1").steps["A"].status == StepStatus.STOPPED
