@@ -61,8 +61,8 @@ def forget_all(plane: Plane) -> None:
 
 
 def rehost(plane: Plane) -> int:
-    """Host again every endpoint the emulator still has (after a restart); how many."""
-    records = plane.endpoints.all()
+    """Host again every endpoint that was in service (after a restart); how many. A failed one stays failed."""
+    records = [record for record in plane.endpoints.all() if record.status != FAILED]
     for record in records:
         created(plane, {"EndpointName": record.name})
     return len(records)

@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     _watch_the_emulator(os.getppid())
+    if arguments.mode == "endpoint":
+        # The emulator going away stops the server like DeleteEndpoint would, but the endpoint is not failed: the
+        # emulator's next start hosts it again.
+        signal.signal(signal.SIGUSR1, signal.default_int_handler)
     target = targets.local(say=say)
     state_dir = local_dir(target.root)
     emulator = psutil.Process(os.getppid())

@@ -25,7 +25,7 @@ from localsage.runner.steps.base import StepContext, StepFailed
 
 CREATING, IN_SERVICE, FAILED = "Creating", "InService", "Failed"
 PING_EVERY_S = 2
-PING_MISSES = 3
+PING_MISSES = 5  # 10 s: an emulator that is stopping ends the worker first (its companions go before it)
 
 
 @dataclass

@@ -131,7 +131,7 @@ def test_a_model_that_cannot_load_leaves_the_endpoint_failed_with_the_reason(loc
     assert "model server exited with code 1" in described["FailureReason"]
     listed = {item["EndpointName"]: item["EndpointStatus"] for item in sagemaker.list_endpoints()["Endpoints"]}
     assert listed[name] == "Failed"
-    json.dumps(described, default=str)
+    sagemaker.delete_endpoint(EndpointName=name)
 
 
 def test_an_endpoint_stops_with_the_emulator_and_is_served_again_after_its_restart(tmp_path):
