@@ -52,7 +52,15 @@ def send(target, call: PipelineRequest) -> tuple[str, bool]:
     sagemaker = target.client("sagemaker")
     if call.operation == "UpdatePipeline":
         return sagemaker.update_pipeline(**call.request)["PipelineArn"], False
-    return sagemaker.create_pipeline(**call.request)["PipelineArn"], True
+    try:
+        return sagemaker.create_pipeline(**call.request)["PipelineArn"], True
+    except ClientError as exc:
+        # Another run created it after this one looked (two local-runs of a new pipeline at once): update it.
+        if "already exists" not in exc.response["Error"].get("Message", ""):
+            raise
+    accepted = sagemaker.meta.service_model.operation_model("UpdatePipeline").input_shape.members
+    update = {key: value for key, value in call.request.items() if key in accepted}
+    return sagemaker.update_pipeline(**update)["PipelineArn"], False
 
 
 def pipeline_exists(sagemaker, pipeline_name: str) -> bool:

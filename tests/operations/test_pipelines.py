@@ -72,6 +72,16 @@ def test_upsert_creates_then_updates_the_same_pipeline_and_reads_it_back(other_p
     assert {"Key": "project", "Value": "image-lookup"} in tags
 
 
+def test_a_pipeline_another_run_created_after_the_check_is_updated(other_project):
+    """Two local-runs of a new pipeline at once: both prepare a CreatePipeline; the second one updates."""
+    name = "image-lookup-raced"
+    first = pipelines.upsert_request(other_project, name, DEFINITION)
+    second = pipelines.upsert_request(other_project, name, DEFINITION)
+    assert (first.operation, second.operation) == ("CreatePipeline", "CreatePipeline")
+    arn, created = pipelines.send(other_project, first)
+    assert pipelines.send(other_project, second) == (arn, False) and created
+
+
 def test_a_definition_sagemaker_would_refuse_is_not_sent(other_project):
     """The emulator stores a definition of any size; SageMaker takes at most 1 MiB, so the upsert stops here."""
     name = "image-lookup-too-large"
