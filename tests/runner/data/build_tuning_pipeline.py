@@ -1,7 +1,7 @@
 """Print the definition of a tuning pipeline built by the real SageMaker SDK v3: Tune (Random search) -> Inspect
 (a Lambda step given the top model's URI, from `TuningStep.get_top_model_s3_uri`, and the best objective).
 
-Usage: python build_tuning_pipeline.py BUCKET TRAIN_DATA FUNCTION_ARN IMAGE ROLE STRATEGY
+Usage: python build_tuning_pipeline.py BUCKET TRAIN_DATA FUNCTION_ARN IMAGE ROLE
 """
 
 import json
@@ -19,7 +19,7 @@ from sagemaker.mlops.workflow.steps import TuningStep
 from sagemaker.train.model_trainer import ModelTrainer
 from sagemaker.train.tuner import HyperparameterTuner
 
-bucket, train_data, function_arn, image, role, strategy = sys.argv[1:7]
+bucket, train_data, function_arn, image, role = sys.argv[1:6]
 session = PipelineSession(boto_session=boto3.Session(region_name="us-east-1"), default_bucket=bucket)
 trainer = ModelTrainer(
     training_image=image,
@@ -30,19 +30,18 @@ trainer = ModelTrainer(
     sagemaker_session=session,
     base_job_name="tune-demo",
 )
-ranges = {"opt": CategoricalParameter(["sgd", "adam"])}
-if strategy == "Random":
-    ranges["lr"] = ContinuousParameter(1e-3, 1e-1, scaling_type="Logarithmic")
-else:
-    ranges["lr"] = CategoricalParameter(["0.001", "0.01", "0.1"])
+ranges = {
+    "opt": CategoricalParameter(["sgd", "adam"]),
+    "lr": ContinuousParameter(1e-3, 1e-1, scaling_type="Logarithmic"),
+}
 tuner = HyperparameterTuner(
     model_trainer=trainer,
     objective_metric_name="loss",
     hyperparameter_ranges=ranges,
     metric_definitions=[{"Name": "loss", "Regex": "loss: ([0-9\\.]+)"}],
-    strategy=strategy,
+    strategy="Random",
     objective_type="Minimize",
-    max_jobs=4 if strategy == "Random" else None,
+    max_jobs=4,
     max_parallel_jobs=2,
 )
 tune = TuningStep(name="Tune", step_args=tuner.tune(inputs=train_data))

@@ -141,19 +141,19 @@ def test_json_records_join_under_sagemaker_output(local_target, tmp_path, backen
     ]
 
 
-def test_a_model_without_model_fn_fails_the_step_with_the_servers_reason(local_target, tmp_path, backend):
+def test_a_model_without_model_fn_fails_the_step_with_the_servers_reason(local_target, tmp_path, warm_backend):
     prefix = f"tests/transform/{secrets.token_hex(4)}"
     model = create_model(local_target, prefix, inference=b"VALUE = 1\n")
-    step = context(local_target, tmp_path, "Score", "Transform", {}, backend)
+    step = context(local_target, tmp_path, "Score", "Transform", {}, warm_backend)
     with pytest.raises(StepFailed, match="model server exited with code 1") as failure:
         Transform().run(arguments(local_target, prefix, model, b"1,2\n"), step)
     assert any("defines no model_fn" in line for line in failure.value.tail)
 
 
-def test_an_error_in_the_model_code_names_the_records_and_the_error(local_target, tmp_path, backend):
+def test_an_error_in_the_model_code_names_the_records_and_the_error(local_target, tmp_path, warm_backend):
     prefix = f"tests/transform/{secrets.token_hex(4)}"
     model = create_model(local_target, prefix)
-    step = context(local_target, tmp_path, "Score", "Transform", {}, backend)
+    step = context(local_target, tmp_path, "Score", "Transform", {}, warm_backend)
     with pytest.raises(StepFailed, match=r"answered 500 for records 1-2: ValueError"):
         Transform().run(arguments(local_target, prefix, model, b"1,2\n3,x\n"), step)
 
