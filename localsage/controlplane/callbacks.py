@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from localsage.adapters import api_rules
 from localsage.controlplane.plane import Plane
-from localsage.controlplane.protocol import invalid, not_found
+from localsage.controlplane.protocol import check_request, invalid, not_found
 from localsage.runner.callbacks import FAILED, SUCCEEDED, Callback
 
 # The server answers requests on several threads: a token is checked and answered under this lock, so two
@@ -37,9 +36,7 @@ OPERATIONS = {
 
 
 def _waiting(plane: Plane, operation: str, request: dict) -> Callback:
-    refused = api_rules.violations("sagemaker", operation, request)
-    if refused:
-        raise invalid(api_rules.summary(refused))
+    check_request(operation, request)
     token = request["CallbackToken"]
     callback = plane.callbacks.find(token)
     if callback is None:

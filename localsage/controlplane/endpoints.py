@@ -13,10 +13,10 @@ import re
 
 import requests
 
-from localsage.adapters import api_rules, loopback
+from localsage.adapters import loopback
 from localsage.adapters.processes import alive
 from localsage.controlplane.plane import Plane
-from localsage.controlplane.protocol import ServiceError, invalid
+from localsage.controlplane.protocol import ServiceError, check_request, invalid
 from localsage.runner.endpoints import FAILED, IN_SERVICE, EndpointRecord
 
 INVOCATIONS = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
@@ -27,9 +27,7 @@ def refused(plane: Plane, name: str, request: dict) -> None:
     """What SageMaker refuses before moto sees it: a request its API model refuses (a name that is no name), and
     a second CreateEndpoint of a name (moto would replace the record, and the first endpoint's server would run on
     with nothing to stop it)."""
-    found = api_rules.violations("sagemaker", name, request)
-    if found:
-        raise invalid(api_rules.summary(found))
+    check_request(name, request)
     if name == "CreateEndpoint" and plane.endpoints.find(request["EndpointName"]):
         raise invalid(f"Cannot create already existing endpoint {request['EndpointName']}.")
 

@@ -7,9 +7,8 @@ through the same step type and backend, returning at once as SageMaker does.
 
 from __future__ import annotations
 
-from localsage.adapters import api_rules
 from localsage.controlplane.plane import Plane
-from localsage.controlplane.protocol import invalid, not_found, page
+from localsage.controlplane.protocol import check_request, invalid, not_found, page
 from localsage.runner.jobs import JobRecord, JobStatus
 from localsage.runner.steps.registry import job_step_types
 
@@ -44,9 +43,7 @@ SECONDARY = {
 def create(kind: str):
     def operation(plane: Plane, request: dict) -> dict:
         name = request[f"{kind}Name"]
-        refused = api_rules.violations("sagemaker", f"Create{kind}", request)
-        if refused:
-            raise invalid(api_rules.summary(refused))
+        check_request(f"Create{kind}", request)
         if plane.jobs.find(kind, name):
             raise invalid(f"{kind} {name} already exists: job names are unique")
         arn = plane.arn(f"{job_step_types()[kind].arn_resource}/{name.lower()}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from localsage.adapters import api_rules
+
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "SageMaker."
 
@@ -25,6 +27,13 @@ def not_found(message: str) -> ServiceError:
 
 def invalid(message: str) -> ServiceError:
     return ServiceError("ValidationException", message)
+
+
+def check_request(operation_name: str, request: dict) -> None:
+    """A ValidationException, as SageMaker answers it, for a request its API model refuses."""
+    refused = api_rules.violations("sagemaker", operation_name, request)
+    if refused:
+        raise invalid(api_rules.summary(refused))
 
 
 def operation(environ: dict) -> str | None:

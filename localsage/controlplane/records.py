@@ -14,9 +14,8 @@ import hashlib
 import json
 import time
 
-from localsage.adapters import api_rules
 from localsage.controlplane.plane import Plane
-from localsage.controlplane.protocol import invalid, not_found, page
+from localsage.controlplane.protocol import check_request, invalid, not_found, page
 from localsage.facts.state_files import write_atomically
 
 # Each lineage entity kind and its ARN's resource type (an artifact without a name is named by its source).
@@ -44,19 +43,13 @@ def _all(plane: Plane, kind: str) -> list[dict]:
     return sorted(found, key=lambda document: document["CreationTime"], reverse=True)
 
 
-def _checked(operation: str, request: dict) -> None:
-    refused = api_rules.violations("sagemaker", operation, request)
-    if refused:
-        raise invalid(api_rules.summary(refused))
-
-
 def _key(arn: str) -> str:
     return hashlib.sha256(arn.encode()).hexdigest()[:32]
 
 
 def create_entity(kind: str):
     def operation(plane: Plane, request: dict) -> dict:
-        _checked(f"Create{kind}", request)
+        check_request(f"Create{kind}", request)
         name = request.get(f"{kind}Name") or hashlib.sha256(json.dumps(request["Source"]).encode()).hexdigest()[:32]
         arn = plane.arn(f"{ENTITIES[kind]}/{name.lower()}")
         if _load(plane, kind, _key(arn)):
@@ -77,7 +70,7 @@ def create_entity(kind: str):
 
 def describe_entity(kind: str):
     def operation(plane: Plane, request: dict) -> dict:
-        _checked(f"Describe{kind}", request)
+        check_request(f"Describe{kind}", request)
         given = request.get(f"{kind}Arn") or request[f"{kind}Name"]
         if not given.startswith("arn:"):  # a name, or (as SageMaker allows) the entity's ARN in the name member
             given = plane.arn(f"{ENTITIES[kind]}/{given.lower()}")
@@ -90,7 +83,7 @@ def describe_entity(kind: str):
 
 
 def add_association(plane: Plane, request: dict) -> dict:
-    _checked("AddAssociation", request)
+    check_request("AddAssociation", request)
     association = {
         "SourceArn": request["SourceArn"],
         "DestinationArn": request["DestinationArn"],
@@ -115,7 +108,7 @@ def list_associations(plane: Plane, request: dict) -> dict:
 
 
 def create_inference_component(plane: Plane, request: dict) -> dict:
-    _checked("CreateInferenceComponent", request)
+    check_request("CreateInferenceComponent", request)
     name = request["InferenceComponentName"]
     if _load(plane, "InferenceComponent", name.lower()):
         raise invalid(f"Inference component {name} already exists")
@@ -137,7 +130,7 @@ def create_inference_component(plane: Plane, request: dict) -> dict:
 
 
 def describe_inference_component(plane: Plane, request: dict) -> dict:
-    _checked("DescribeInferenceComponent", request)
+    check_request("DescribeInferenceComponent", request)
     document = _load(plane, "InferenceComponent", request["InferenceComponentName"].lower())
     if document is None:
         raise invalid(f"Inference component {request['InferenceComponentName']} does not exist")

@@ -112,11 +112,15 @@ class Transform(ContainerJob):
         input_folder = context.work_dir / "input"
         output_folder = context.work_dir / "output"
         shutil.rmtree(output_folder, ignore_errors=True)  # a retried execution's earlier attempt wrote there
+        try:  # once per job: the filters compiled, the record formats checked (expressions now resolved)
+            settings = self._processing(arguments, context.step.where)
+        except records.RecordError as exc:
+            raise StepFailed(f"{context.step.where}{exc}") from None
         with context.serving(spec, context.found["port"]) as url:
             for path in sorted(item for item in input_folder.rglob("*") if item.is_file()):
                 relative = path.relative_to(input_folder).as_posix()
                 try:
-                    result = self._transform_object(arguments, context, url, path.read_bytes())
+                    result = self._transform_object(arguments, settings, context, url, path.read_bytes())
                 except records.RecordError as exc:
                     raise StepFailed(f"{context.step.where}input object {relative}: {exc}") from None
                 target = output_folder / f"{relative}.out"
@@ -172,13 +176,12 @@ class Transform(ContainerJob):
             settings["output_format"] = records.format_of(accept, "TransformOutput.Accept")
         return settings
 
-    def _transform_object(self, arguments: dict, context: StepContext, url: str, data: bytes) -> bytes:
+    def _transform_object(self, arguments: dict, settings: dict, context: StepContext, url: str, data: bytes) -> bytes:
         transform_input = arguments["TransformInput"]
         output = arguments["TransformOutput"]
         split_type = transform_input.get("SplitType", "None")
         if transform_input.get("CompressionType") == "Gzip":
             data = gzip.decompress(data)
-        settings = self._processing(arguments, context.step.where)
         originals = records.split(data, split_type)
         sent = originals
         if settings["input_filter"]:
