@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from localsage.controlplane.moto_app import moto_application
-from localsage.controlplane.recording import Recorder, is_read, replay
+from localsage.controlplane.recording import Recorder, is_read
 
 
 @pytest.mark.parametrize(
@@ -33,43 +32,62 @@ def test_reads_are_not_recorded(method, target, body, read):
     assert is_read(method, target, body) is read
 
 
-def sagemaker_request(operation: str, document: dict) -> dict:
-    """A SageMaker JSON-protocol request as a recorded line holds it (moto reads the service from the signature)."""
-    return {
-        "method": "POST",
-        "uri": "/",
-        "headers": {
-            "Host": "localhost",
-            "X-Amz-Target": f"SageMaker.{operation}",
-            "Content-Type": "application/x-amz-json-1.1",
-            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sagemaker/aws4_request, "
-            "SignedHeaders=host, Signature=0",
-        },
-        "body": base64.b64encode(json.dumps(document).encode()).decode(),
+def in_a_fresh_interpreter(script: str, *arguments: str) -> str:
+    """Run `script` in its own interpreter, its stdout. A replay freezes the clock with freezegun, whose first
+    freeze in a process scans every loaded module: about 50 s in the test session once the CDK and the SageMaker
+    SDK are imported, against well under a second in the emulator's own process."""
+    completed = subprocess.run(
+        [sys.executable, "-c", script, *arguments],
+        env={**os.environ, "MOTO_ACCOUNT_ID": "000000000000"}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout
+
+
+RESTORED_AT_THE_RECORDED_TIME = """
+import base64, json, sys
+from pathlib import Path
+from werkzeug.test import EnvironBuilder
+from localsage.controlplane.moto_app import moto_application
+from localsage.controlplane.recording import Recorder, replay
+
+def sagemaker_request(operation, document):
+    headers = {
+        "Host": "localhost", "X-Amz-Target": f"SageMaker.{operation}", "Content-Type": "application/x-amz-json-1.1",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sagemaker/aws4_request, "
+        "SignedHeaders=host, Signature=0",
     }
+    return {"method": "POST", "uri": "/", "headers": headers, "body": base64.b64encode(json.dumps(document).encode()).decode()}
 
-
-def call(application, operation: str, document: dict) -> dict:
-    from werkzeug.test import EnvironBuilder
-
-    request = sagemaker_request(operation, document)
-    environ = EnvironBuilder(
-        path="/", method="POST", headers=request["headers"], data=json.dumps(document).encode()
-    ).get_environ()
-    body = b"".join(application(environ, lambda status, headers, exc_info=None: None))
-    return json.loads(body)
+path, recorded_at = Path(sys.argv[1]), float(sys.argv[2])
+line = {"time": recorded_at, **sagemaker_request("CreateModelPackageGroup", {"ModelPackageGroupName": "restored"})}
+path.write_text(json.dumps(line) + "\\n")
+application = moto_application()
+count = replay(Recorder(path), application, say=lambda message: None)
+describe = sagemaker_request("DescribeModelPackageGroup", {"ModelPackageGroupName": "restored"})
+environ = EnvironBuilder(path="/", method="POST", headers=describe["headers"], data=base64.b64decode(describe["body"]))
+body = b"".join(application(environ.get_environ(), lambda status, headers, exc_info=None: None))
+print(json.dumps({"replayed": count, "described": json.loads(body)}))
+"""
 
 
 def test_a_replay_restores_state_at_the_recorded_times(tmp_path):
     """A model package group recorded an hour ago comes back with its creation time of an hour ago."""
-    recorder = Recorder(tmp_path / "recording.jsonl")
     an_hour_ago = round(time.time() - 3600, 3)
-    line = {"time": an_hour_ago, **sagemaker_request("CreateModelPackageGroup", {"ModelPackageGroupName": "restored"})}
-    recorder.path.write_text(json.dumps(line) + "\n")
-    fresh = moto_application()
-    assert replay(recorder, fresh, say=lambda message: None) == 1
-    described = call(fresh, "DescribeModelPackageGroup", {"ModelPackageGroupName": "restored"})
-    assert abs(described["CreationTime"] - an_hour_ago) < 1
+    result = json.loads(
+        in_a_fresh_interpreter(RESTORED_AT_THE_RECORDED_TIME, str(tmp_path / "recording.jsonl"), str(an_hour_ago))
+    )
+    assert result["replayed"] == 1
+    assert abs(result["described"]["CreationTime"] - an_hour_ago) < 1
+
+
+TORN_RECORDING = """
+import sys
+from pathlib import Path
+from localsage.controlplane.moto_app import moto_application
+from localsage.controlplane.recording import Recorder, replay
+print(replay(Recorder(Path(sys.argv[1])), moto_application(), say=lambda message: None))
+"""
 
 
 def test_a_torn_last_line_is_dropped_and_old_recordings_still_replay(tmp_path):
@@ -79,7 +97,7 @@ def test_a_torn_last_line_is_dropped_and_old_recordings_still_replay(tmp_path):
     entries = list(recorder.entries())
     assert [entry["uri"] for entry in entries] == ["/old-bucket"]
     assert recorder.path.read_text().endswith("\n"), "the torn line is cut off the file"
-    assert replay(recorder, moto_application(), say=lambda message: None) == 1
+    assert in_a_fresh_interpreter(TORN_RECORDING, str(recorder.path)).strip() == "1"
 
 
 AFTER_A_REPLAY = """
@@ -120,9 +138,5 @@ def test_an_sns_delivery_to_sqs_after_a_replay_is_signed_with_the_real_clock(tmp
     """A replay runs under a frozen clock; a certificate moto signed then (an SNS delivery to SQS) must not leave
     the next one, after the replay, failing (RegisterModel's notification did, with a 500). A fresh process: the
     clock class is settled once per process."""
-    completed = subprocess.run(
-        [sys.executable, "-c", AFTER_A_REPLAY, str(tmp_path / "recording.jsonl")],
-        env={**os.environ, "MOTO_ACCOUNT_ID": "000000000000"}, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    assert completed.stdout.strip().endswith("200 OK"), completed.stdout
+    stdout = in_a_fresh_interpreter(AFTER_A_REPLAY, str(tmp_path / "recording.jsonl"))
+    assert stdout.strip().endswith("200 OK"), stdout
