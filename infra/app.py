@@ -20,31 +20,32 @@ if str(INFRA) not in sys.path:
 
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
+from constructs import Construct  # noqa: E402
 from stacks.cicd import CicdStack  # noqa: E402
-from stacks.kpi import KpiStack  # noqa: E402
-from stacks.ml_platform import STEP_IMAGE_DOCKERFILE, MlPlatformStack  # noqa: E402
-from stacks.notifications import NotificationsStack  # noqa: E402
+from stacks.ml_platform import STEP_IMAGE_DOCKERFILE  # noqa: E402
+from stacks.stage import ApplicationParts, ApplicationStage  # noqa: E402
 
 from localsage.errors import UserError  # noqa: E402
 from localsage.facts import cdk_context as infra_settings  # noqa: E402
 from localsage.facts import config as project_config  # noqa: E402
 from localsage.facts import kpi_schema  # noqa: E402
 from localsage.facts.cdk_context import NOTE_PREFIX  # noqa: E402
-from localsage.facts.config import LOCAL_ACCOUNT_ID  # noqa: E402
+from localsage.facts.config import LOCAL_ACCOUNT_ID, TOOLING_STAGE  # noqa: E402
 from localsage.kpi import queries as kpi_queries  # noqa: E402
 
 
 @dataclass
 class BuiltApp:
-    """The app, its stacks by part (ml-platform, notifications, kpi, cicd) and what was left out, and why."""
+    """The app; the tooling account's stacks by part (ml-platform, notifications, kpi, cicd); every stage; notes."""
 
     app: cdk.App
     stacks: dict[str, cdk.Stack]
+    stages: dict[str, ApplicationStage]
     notes: list[str] = field(default_factory=list)
 
 
 def build(root: Path | None = None, context: dict | None = None, outdir: str | None = None) -> BuiltApp:
-    """Build every stack (not yet synthesized); `context` is applied over cdk.json's."""
+    """Build every stage and the CI/CD stack (not yet synthesized); `context` is applied over cdk.json's."""
     root = root or project_config.project_root(INFRA)
     config = project_config.load(root)
     context = {**infra_settings.cdk_json_context(INFRA.parent), **(context or {})}
@@ -57,75 +58,74 @@ def build(root: Path | None = None, context: dict | None = None, outdir: str | N
     chosen = infra_settings.from_context(app.node.try_get_context)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     account = _account(config, chosen)
-    environment = cdk.Environment(account=account, region=config.region)
-    common = {
-        "env": environment,
-        "synthesizer": cdk.BootstraplessSynthesizer() if chosen.is_local else None,
-        "analytics_reporting": False,
-    }
     names = config.stack_names
-    bucket_name = config.bucket_name(account or cdk.Aws.ACCOUNT_ID)
     notes = []
     dockerfile = root / STEP_IMAGE_DOCKERFILE
     step_image_root = root if dockerfile.is_file() and not chosen.is_local else None
     if not step_image_root:
         why = "local synth (the local runner needs no ECR image)" if chosen.is_local else f"no {STEP_IMAGE_DOCKERFILE}"
         notes.append(f"step image left out of {names['ml-platform']}: {why}")
-    stacks: dict[str, cdk.Stack] = {}
-    stacks["ml-platform"] = MlPlatformStack(
-        app,
-        names["ml-platform"],
-        config=config,
-        account=account or cdk.Aws.ACCOUNT_ID,
-        step_image_root=step_image_root,
-        description=f"{config.pipeline_base_name}: artefact bucket, model package groups, SageMaker role",
-        **common,
-    )
-    stacks["notifications"] = NotificationsStack(
-        app,
-        names["notifications"],
+    parts = ApplicationParts(
         config=config,
         notify_experimental=chosen.notify_experimental,
-        email=chosen.notification_email,
-        description=f"{config.pipeline_base_name}: model package approvals to an SNS topic",
-        **common,
-    )
-    stacks["kpi"] = KpiStack(
-        app,
-        names["kpi"],
-        config=config,
-        bucket_name=bucket_name,
+        notification_email=chosen.notification_email,
         schema=kpi_schema.load_for_project(root),
         queries=kpi_queries.load_queries(root),
         bytes_scanned_cutoff=chosen.athena_bytes_scanned_cutoff,
         quicksight_principal_arns=chosen.quicksight_principal_arns,
-        description=f"{config.pipeline_base_name}: Glue KPI table, Athena workgroup and queries",
-        **common,
+        step_image_root=step_image_root,
+        local=chosen.is_local,
     )
-    if chosen.source:
+    tooling = ApplicationStage(
+        app,
+        TOOLING_STAGE,
+        parts=parts,
+        env=cdk.Environment(account=account, region=config.region),
+        bucket_name=config.bucket_name(account or cdk.Aws.ACCOUNT_ID),
+        reader_accounts=config.target_accounts,
+    )
+    stages = {TOOLING_STAGE: tooling}
+    for stage in config.stages:
+        stages[stage.name] = ApplicationStage(
+            app,
+            stage.name,
+            parts=parts,
+            env=cdk.Environment(account=stage.account, region=config.stage_region(stage)),
+            bucket_name=config.stage_bucket_name(stage),
+        )
+    # Tags before the CI/CD stack: CDK Pipelines synthesizes the stages it deploys while it is built.
+    for scope in stages.values():
+        _tag(scope, config, chosen)
+    stacks: dict[str, cdk.Stack] = dict(tooling.stacks)
+    if chosen.source and not chosen.is_local:
         stacks["cicd"] = CicdStack(
             app,
             names["cicd"],
+            root=root,
             config=config,
             source=chosen.source,
-            bucket_name=bucket_name,
-            builds_image=step_image_root is not None,
-            description=f"{config.pipeline_base_name}: CodePipeline and CodeBuild running ./dev tasks",
-            **common,
+            tooling=tooling,
+            targets=[(stage, stages[stage.name]) for stage in config.stages],
+            env=cdk.Environment(account=account, region=config.region),
+            description=f"{config.pipeline_base_name}: CDK Pipelines deploying every stage, running ./dev tasks",
+            analytics_reporting=False,
         )
+        _tag(stacks["cicd"], config, chosen)
+    elif chosen.is_local:
+        notes.append(f"{names['cicd']} left out: CodePipeline and CodeBuild run only in AWS")
     else:
         notes.append(
             f"{names['cicd']} left out: set source_connection_arn and source_repository "
             "(or codecommit_repository) in infra/cdk.json context"
         )
-    for dependent in ("notifications", "kpi", "cicd"):
-        if dependent in stacks:
-            stacks[dependent].add_stack_dependency(stacks["ml-platform"])
+    return BuiltApp(app, stacks, stages, notes)
+
+
+def _tag(scope: Construct, config: project_config.ProjectConfig, chosen: infra_settings.InfraSettings) -> None:
     # moto's CloudFormation fails to create a KMS key that has tags (it expects TagKey, not Key).
     untagged = ["AWS::KMS::Key"] if chosen.is_local else []
     for key, value in config.tags.items():
-        cdk.Tags.of(app).add(key, value, exclude_resource_types=untagged)
-    return BuiltApp(app, stacks, notes)
+        cdk.Tags.of(scope).add(key, value, exclude_resource_types=untagged)
 
 
 def _account(config: project_config.ProjectConfig, chosen: infra_settings.InfraSettings) -> str | None:

@@ -11,7 +11,7 @@ from localsage.facts import config as project_config
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("ml", "infra/kpi", "infra/cdk.json", "requirements")
-INFRA_FILES = ("infra/app.py", "infra/stacks")
+INFRA_FILES = ("infra/app.py", "infra/stacks", "buildspec.yaml", "buildspec-promote.yaml", "package.json")
 
 
 def copy_project(destination: Path, base_name: str, with_infra: bool = False) -> Path:

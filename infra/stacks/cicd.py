@@ -1,27 +1,51 @@
-"""CI/CD: a CodePipeline (source from a CodeStar connection or CodeCommit) and one CodeBuild project.
+"""CI/CD: a self-mutating CDK Pipelines pipeline that deploys every stage, in order, from the tooling account.
 
-The build runs buildspec.yaml (repository root), whose commands are `./dev` tasks; its role may assume the CDK
-bootstrap roles (which do the deploying) and upsert the stable pipeline, nothing more.
+Source (a CodeStar/CodeConnections connection or CodeCommit) -> Synth (buildspec.yaml: `./dev test`, `./dev
+synth`) -> UpdatePipeline (the pipeline updates itself from the synthesized cicd stack) -> Assets (the step image
+built for linux/amd64 in CodeBuild, so no laptop needs a Docker engine) -> the tooling stage, then
+buildspec-promote.yaml (`./dev upsert --variant stable --aws`, `./dev kpi-check --aws`) -> each `[[stage]]` of
+project.toml, behind a manual approval where the stage asks for one.
+
+Both buildspecs are the repository's own files: CodeBuild runs exactly what they hold, and every command in
+them is a `./dev` task (tests/devops/test_buildspec.py).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import aws_cdk as cdk
+import yaml
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
+from aws_cdk import pipelines
 from constructs import Construct
 
-from localsage.facts.cdk_context import BOOTSTRAP_QUALIFIER as CDK_BOOTSTRAP_QUALIFIER
+from localsage.errors import UserError
 from localsage.facts.cdk_context import SourceSettings
-from localsage.facts.config import ProjectConfig
+from localsage.facts.config import DeploymentStage, ProjectConfig
 from stacks import nag
+from stacks.stage import ApplicationStage
 
 BUILDSPEC = "buildspec.yaml"
-# The qualifier of the default `cdk bootstrap`; its roles are cdk-<qualifier>-<purpose>-role-<account>-<region>.
+PROMOTE_BUILDSPEC = "buildspec-promote.yaml"
+# Where `./dev synth` writes the assembly the pipeline deploys (relative to the repository root).
+ASSEMBLY_DIRECTORY = "infra/cdk.out"
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+# What CDK's grants on the pipeline's artefact bucket and its KMS key hold.
+ARTEFACT_GRANT_ACTIONS = (
+    "s3:GetBucket*",
+    "s3:GetObject*",
+    "s3:List*",
+    "s3:Abort*",
+    "s3:DeleteObject*",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+)
 
 
 def connection_service(connection_arn: str) -> str:
@@ -29,79 +53,99 @@ def connection_service(connection_arn: str) -> str:
     return connection_arn.split(":")[2]
 
 
+def read_buildspec(root: Path, name: str) -> dict:
+    try:
+        return yaml.safe_load((root / name).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{name} is missing: the CI/CD pipeline's CodeBuild steps run it") from None
+
+
+def pinned_cdk_cli(root: Path) -> str:
+    """The CDK CLI version package.json pins: the pipeline's self-mutation and asset steps install the same."""
+    try:
+        return json.loads((root / "package.json").read_text(encoding="utf-8"))["devDependencies"]["aws-cdk"]
+    except (FileNotFoundError, KeyError, ValueError):
+        raise UserError("package.json does not pin aws-cdk: the pipeline installs the CLI version it pins") from None
+
+
 class CicdStack(cdk.Stack):
-    """Source -> one CodeBuild action that tests, checks KPIs, upserts the stable pipeline and deploys."""
+    """The pipeline of CDK Pipelines, on a CodePipeline whose Source action this stack makes itself."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
+        root: Path,
         config: ProjectConfig,
         source: SourceSettings,
-        bucket_name: str,
-        builds_image: bool,
+        tooling: ApplicationStage,
+        targets: list[tuple[DeploymentStage, ApplicationStage]],
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.root = root
         self.source_role: iam.Role | None = None
-        artifacts = s3.Bucket(
-            self,
-            "PipelineArtifacts",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-            auto_delete_objects=False,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(30))],
-        )
-        nag.acknowledge(artifacts, "S1", "Holds only short-lived pipeline hand-over artefacts, expired after 30 days.")
-        source_output = codepipeline.Artifact("Source")
-        self.project = codebuild.PipelineProject(
-            self,
-            "Build",
-            project_name=f"{config.pipeline_base_name}-build",
-            description="./dev test, kpi-check, stable pipeline upsert, stack deploy",
-            build_spec=codebuild.BuildSpec.from_source_filename(BUILDSPEC),
-            environment=codebuild.BuildEnvironment(
-                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
-                compute_type=codebuild.ComputeType.MEDIUM,
-                privileged=builds_image,
-            ),
-            environment_variables={
-                "LOCALSAGE_STACKS": codebuild.BuildEnvironmentVariable(
-                    value=",".join(name for part, name in config.stack_names.items() if part != "cicd")
-                )
-            },
-            timeout=cdk.Duration.minutes(60),
-        )
-        self._grant_build_permissions(config, bucket_name)
-        nag.acknowledge(
-            self.project,
-            "CB4",
-            "Build artefacts go to the pipeline bucket, which is encrypted (SSE-S3) and TLS-only; no KMS key needed.",
-        )
-        if builds_image:
-            nag.acknowledge(self.project, "CB3", "Privileged mode builds the step image from docker/ (a Docker asset).")
-        self.pipeline = codepipeline.Pipeline(
+        cross_account = any(stage.account != config.account for stage, _ in targets)
+        self.code_pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
             pipeline_name=f"{config.pipeline_base_name}-cicd",
             pipeline_type=codepipeline.PipelineType.V2,
-            artifact_bucket=artifacts,
             restart_execution_on_update=True,
-            stages=[
-                codepipeline.StageProps(stage_name="Source", actions=[self._source_action(source, source_output)]),
-                codepipeline.StageProps(
-                    stage_name="Build",
-                    actions=[
-                        actions.CodeBuildAction(action_name="TestAndDeploy", project=self.project, input=source_output)
-                    ],
-                ),
-            ],
+            # Target accounts read the pipeline's artefacts (templates, assets manifests) through a KMS key.
+            cross_account_keys=cross_account,
+            enable_key_rotation=cross_account or None,
         )
-        self._acknowledge_generated_grants(artifacts)
+        source_output = codepipeline.Artifact("Source")
+        self.code_pipeline.add_stage(stage_name="Source", actions=[self._source_action(source, source_output)])
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Deployment",
+            code_pipeline=self.code_pipeline,
+            synth=self._buildspec_step(
+                "Synth",
+                BUILDSPEC,
+                pipelines.CodePipelineFileSet.from_artifact(source_output),
+                primary_output_directory=ASSEMBLY_DIRECTORY,
+            ),
+            self_mutation=True,
+            cli_version=pinned_cdk_cli(root),
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(
+                    build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.MEDIUM
+                ),
+            ),
+        )
+        promote = self._buildspec_step(
+            "PromoteStable",
+            PROMOTE_BUILDSPEC,
+            pipelines.CodePipelineFileSet.from_artifact(source_output),
+            role_policy_statements=self._promotion_statements(config, tooling.bucket_name),
+        )
+        self.pipeline.add_stage(tooling, post=[promote])
+        for stage, application in targets:
+            approval = (
+                [pipelines.ManualApprovalStep(f"Approve-{stage.name}", comment=f"Deploy to {stage.name}?")]
+                if stage.approval
+                else []
+            )
+            self.pipeline.add_stage(application, pre=approval)
+        self.pipeline.build_pipeline()
+        self._acknowledge_generated_findings(promote)
+
+    def _buildspec_step(
+        self, name: str, buildspec: str, input_files: pipelines.IFileSetProducer, **options
+    ) -> pipelines.CodeBuildStep:
+        """A CodeBuild step running one of the repository's buildspecs as it is (CDK adds only the artefacts)."""
+        return pipelines.CodeBuildStep(
+            name,
+            input=input_files,
+            commands=[],
+            partial_build_spec=codebuild.BuildSpec.from_object(read_buildspec(self.root, buildspec)),
+            timeout=cdk.Duration.minutes(60),
+            **options,
+        )
 
     def _source_action(self, source: SourceSettings, output: codepipeline.Artifact) -> actions.Action:
         if source.provider == "codecommit":
@@ -133,31 +177,23 @@ class CicdStack(cdk.Stack):
             role=role,
         )
 
-    def _grant_build_permissions(self, config: ProjectConfig, bucket_name: str) -> None:
+    def _promotion_statements(self, config: ProjectConfig, bucket_name: str) -> list[iam.PolicyStatement]:
+        """What `./dev upsert --variant stable --aws` and `./dev kpi-check --aws` call in the tooling account."""
         partition, region, account = cdk.Aws.PARTITION, cdk.Aws.REGION, cdk.Aws.ACCOUNT_ID
         execution_role = f"arn:{partition}:iam::{account}:role/{config.execution_role_name}"
-        bucket_objects = f"arn:{partition}:s3:::{bucket_name}/*"
+        bucket = f"arn:{partition}:s3:::{bucket_name}"
         stable_pipeline = f"arn:{partition}:sagemaker:{region}:{account}:pipeline/{config.pipeline_name('stable')}"
         # upsert --aws reads the step image URI from this stack's outputs.
         platform_stack = (
             f"arn:{partition}:cloudformation:{region}:{account}:stack/{config.stack_names['ml-platform']}/*"
         )
-        statements = [
-            iam.PolicyStatement(
-                sid="DeployThroughCdkBootstrapRoles",
-                actions=["sts:AssumeRole"],
-                resources=[
-                    f"arn:{partition}:iam::{account}:role/cdk-{CDK_BOOTSTRAP_QUALIFIER}-{purpose}-role-{account}-{region}"
-                    for purpose in ("deploy", "file-publishing", "image-publishing", "lookup")
-                ],
-            ),
-            iam.PolicyStatement(
-                sid="CheckBootstrapVersion",
-                actions=["ssm:GetParameter"],
-                resources=[
-                    f"arn:{partition}:ssm:{region}:{account}:parameter/cdk-bootstrap/{CDK_BOOTSTRAP_QUALIFIER}/version"
-                ],
-            ),
+        glue = f"arn:{partition}:glue:{region}:{account}"
+        self.promotion_wildcards = {
+            f"{bucket}/*": "Objects of the project's own artefact bucket (pipeline code, KPI files, query results).",
+            platform_stack: "The ML platform stack itself: a stack ARN ends in its generated id.",
+            "*": "sts:GetCallerIdentity and sagemaker:ListPipelines have no resource ARN.",
+        }
+        return [
             iam.PolicyStatement(
                 sid="UpsertStablePipeline",
                 actions=[
@@ -175,15 +211,27 @@ class CicdStack(cdk.Stack):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
             iam.PolicyStatement(
-                sid="UploadPipelineCode",
+                sid="UploadPipelineCodeAndReadKpis",
                 actions=["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation"],
-                resources=[f"arn:{partition}:s3:::{bucket_name}", bucket_objects],
+                resources=[bucket, f"{bucket}/*"],
             ),
             iam.PolicyStatement(sid="CheckExecutionRoleExists", actions=["iam:GetRole"], resources=[execution_role]),
             iam.PolicyStatement(
-                sid="ReadStepImageOutput",
-                actions=["cloudformation:DescribeStacks"],
-                resources=[platform_stack],
+                sid="ReadStepImageOutput", actions=["cloudformation:DescribeStacks"], resources=[platform_stack]
+            ),
+            iam.PolicyStatement(
+                sid="ExplainKpiQueries",
+                actions=["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetWorkGroup"],
+                resources=[f"arn:{partition}:athena:{region}:{account}:workgroup/{config.athena_workgroup}"],
+            ),
+            iam.PolicyStatement(
+                sid="ReadKpiTableForAthena",
+                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
+                resources=[
+                    f"{glue}:catalog",
+                    f"{glue}:database/{config.glue_database}",
+                    f"{glue}:table/{config.glue_database}/{config.kpi_table}",
+                ],
             ),
             iam.PolicyStatement(
                 sid="ActionsWithoutResourceArns",
@@ -191,37 +239,75 @@ class CicdStack(cdk.Stack):
                 resources=["*"],
             ),
         ]
-        for statement in statements:
-            self.project.add_to_role_policy(statement)
-        nag.acknowledge_wildcards(self.project, [bucket_objects], "Objects of the project's own artefact bucket.")
-        nag.acknowledge_wildcards(
-            self.project, [platform_stack], "The ML platform stack itself: a stack ARN ends in its generated id."
-        )
-        nag.acknowledge_wildcards(
-            self.project, ["*"], "sts:GetCallerIdentity and sagemaker:ListPipelines have no resource ARN."
-        )
 
-    def _acknowledge_generated_grants(self, artifacts: s3.Bucket) -> None:
-        """The wildcards CDK itself writes for CodeBuild logs/reports and for reading the artefact bucket."""
-        stack = cdk.Stack.of(self)
-        build_logs = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=f"/aws/codebuild/{self.project.project_name}:*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
-        reports = stack.format_arn(
-            service="codebuild", resource="report-group", resource_name=f"{self.project.project_name}-*"
-        )
-        nag.acknowledge_wildcards(
-            self.project, [build_logs, reports], "CDK scopes the build's log streams and test reports to this project."
-        )
-        for construct in (self.project, self.pipeline, *([self.source_role] if self.source_role else [])):
+    def _acknowledge_generated_findings(self, promote: pipelines.CodeBuildStep) -> None:
+        """What cdk-nag finds in the roles and projects CDK Pipelines generates, each accepted with its reason."""
+        for path, reason in self.promotion_wildcards.items():
+            nag.acknowledge_wildcards(promote.project, [path], reason)
+        projects = [self.pipeline.synth_project, self.pipeline.self_mutation_project, promote.project]
+        assets = self.pipeline.node.try_find_child("Assets")
+        # CDK Pipelines shares one role per asset kind among its asset projects, whose names it generates.
+        asset_roles = [child for child in (assets.node.children if assets else []) if isinstance(child, iam.Role)]
+        roles = [self.code_pipeline.role, *(project.role for project in projects), *asset_roles]
+        for construct in [*roles, *([self.source_role] if self.source_role else [])]:
             nag.acknowledge_wildcards(
-                construct, [artifacts.arn_for_objects("*")], "Objects of this pipeline's own artefact bucket."
+                construct,
+                [self.code_pipeline.artifact_bucket.arn_for_objects("*")],
+                "Objects of this pipeline's own artefact bucket.",
             )
             nag.acknowledge_wildcard_actions(
                 construct,
-                ("s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:Abort*", "s3:DeleteObject*"),
-                "CDK's read/write grant on this pipeline's own artefact bucket (the only resource they apply to).",
+                ARTEFACT_GRANT_ACTIONS,
+                "CDK's read/write grant on this pipeline's own artefact bucket and its key (the only resources).",
             )
+        for project in projects:
+            build_logs = self.format_arn(
+                service="logs",
+                resource="log-group",
+                resource_name=f"/aws/codebuild/{project.project_name}:*",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            )
+            reports = self.format_arn(
+                service="codebuild", resource="report-group", resource_name=f"{project.project_name}-*"
+            )
+            nag.acknowledge_wildcards(
+                project, [build_logs, reports], "CDK scopes each build's log streams and test reports to its project."
+            )
+        for role in asset_roles:
+            nag.acknowledge_wildcards(
+                role,
+                [
+                    self.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="/aws/codebuild/*",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    ),
+                    self.format_arn(service="codebuild", resource="report-group", resource_name="*"),
+                    "*",
+                ],
+                "The asset projects' shared role: CDK Pipelines names the projects itself, and grants starting "
+                "their builds (codebuild:StartBuild, BatchGetBuilds, StopBuild) on every project.",
+            )
+        nag.acknowledge(
+            self,
+            "CB4",
+            "Build outputs go to the pipeline's artefact bucket, encrypted by CodePipeline (with a KMS key as soon as "
+            "a stage is in another account).",
+        )
+        nag.acknowledge(
+            self.code_pipeline.artifact_bucket,
+            "S1",
+            "Holds only the pipeline's short-lived hand-over artefacts; CloudTrail data events cover audits.",
+        )
+        nag.acknowledge_wildcards(
+            self.pipeline.self_mutation_project,
+            ["*"],
+            "Self-mutation reads stack descriptions (cloudformation:DescribeStacks), which CDK grants on every stack.",
+        )
+        nag.acknowledge_wildcards(
+            self.pipeline.self_mutation_project,
+            [f"arn:*:iam::{self.account}:role/*"],
+            "Self-mutation assumes this account's CDK bootstrap roles; CDK's condition on their "
+            "aws-cdk:bootstrap-role tag limits it to them.",
+        )

@@ -43,20 +43,25 @@ class MlPlatformStack(cdk.Stack):
         *,
         config: ProjectConfig,
         account: str,
+        bucket_name: str,
         step_image_root: Path | None,
+        reader_accounts: list[str],
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.bucket = self._artifact_bucket(config.bucket_name(account))
+        self.bucket = self._artifact_bucket(bucket_name)
         self.model_package_groups = {
             variant: sagemaker.CfnModelPackageGroup(
                 self,
                 f"{variant.capitalize()}ModelPackageGroup",
                 model_package_group_name=config.model_package_group(variant),
                 model_package_group_description=f"Models registered by the {config.pipeline_name(variant)} pipeline",
+                model_package_group_policy=self._readers_policy(config, variant, reader_accounts),
             )
             for variant in VARIANTS
         }
+        if reader_accounts:
+            self._let_readers_fetch_stable_artefacts(config, reader_accounts)
         self.step_image = (
             ecr_assets.DockerImageAsset(
                 self,
@@ -78,6 +83,52 @@ class MlPlatformStack(cdk.Stack):
         cdk.CfnOutput(self, "ExecutionRoleArn", value=self.execution_role.role_arn)
         if self.step_image:
             cdk.CfnOutput(self, "StepImageUri", value=self.step_image.image_uri)
+
+    def _readers_policy(self, config: ProjectConfig, variant: str, reader_accounts: list[str]) -> dict | None:
+        """The stable group's resource policy: the target accounts may read its versions and deploy them.
+
+        Approving stays with this account; a target reads what was approved here (AWS's cross-account model
+        registry policy, minus UpdateModelPackage).
+        """
+        if variant != "stable" or not reader_accounts:
+            return None
+        group = config.model_package_group(variant)
+        sagemaker_arn = f"arn:{cdk.Aws.PARTITION}:sagemaker:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
+        readers = {"AWS": [f"arn:{cdk.Aws.PARTITION}:iam::{account}:root" for account in reader_accounts]}
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "TargetAccountsReadTheGroup",
+                    "Effect": "Allow",
+                    "Principal": readers,
+                    "Action": ["sagemaker:DescribeModelPackageGroup"],
+                    "Resource": f"{sagemaker_arn}:model-package-group/{group}",
+                },
+                {
+                    "Sid": "TargetAccountsUseItsVersions",
+                    "Effect": "Allow",
+                    "Principal": readers,
+                    "Action": [
+                        "sagemaker:DescribeModelPackage",
+                        "sagemaker:ListModelPackages",
+                        "sagemaker:CreateModel",
+                    ],
+                    "Resource": f"{sagemaker_arn}:model-package/{group}/*",
+                },
+            ],
+        }
+
+    def _let_readers_fetch_stable_artefacts(self, config: ProjectConfig, reader_accounts: list[str]) -> None:
+        """The stable pipeline's outputs (model.tar.gz, its code) are readable by the target accounts."""
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="TargetAccountsReadStableArtefacts",
+                principals=[iam.AccountPrincipal(account) for account in reader_accounts],
+                actions=["s3:GetObject"],
+                resources=[self.bucket.arn_for_objects(f"{config.pipeline_name('stable')}/*")],
+            )
+        )
 
     def _artifact_bucket(self, name: str) -> s3.Bucket:
         bucket = s3.Bucket(

@@ -27,11 +27,14 @@ VALIDATION_REPORT = "validation-report.json"
 
 @dataclass(frozen=True)
 class StackTemplate:
-    """One synthesized stack."""
+    """One synthesized stack; `selector` is how the CDK CLI names it (`<stage>/<stack>` inside a stage)."""
 
     name: str
     path: Path
     resource_types: dict[str, str]
+    selector: str = ""
+    stage: str = ""
+    account: str = ""
 
     @property
     def resource_count(self) -> int:
@@ -49,14 +52,19 @@ class Assembly:
     stacks: list[StackTemplate]
     notes: list[str] = field(default_factory=list)
 
-    def stack(self, name: str) -> StackTemplate:
+    def stack(self, name: str, stage: str | None = None) -> StackTemplate:
+        """The stack named `name` (in `stage`, when given: the same names repeat in every stage's account)."""
         for stack in self.stacks:
-            if stack.name == name:
+            if stack.name == name and stage in (None, stack.stage):
                 return stack
         raise UserError(f"stack {name} is not in {self.outdir}: synthesized stacks are {self.names()}")
 
     def names(self) -> str:
-        return ", ".join(stack.name for stack in self.stacks)
+        return ", ".join(stack.selector for stack in self.stacks)
+
+    def selected(self, names: list[str]) -> list[StackTemplate]:
+        """Every stack with one of `names`, in each stage, in deploy order."""
+        return [stack for stack in self.stacks if stack.name in names]
 
 
 def default_outdir(root: Path, target: str) -> Path:
@@ -111,16 +119,35 @@ def synth(
 
 
 def read_assembly(outdir: Path, notes: list[str] | None = None) -> Assembly:
-    """The stacks of a synthesized assembly, in the order the manifest lists them."""
-    manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
-    stacks = []
-    for name, artifact in manifest.get("artifacts", {}).items():
+    """The stacks of a synthesized assembly: each stage's (its nested assembly) in order, then the app's own."""
+    return Assembly(outdir, _stacks_of(outdir, stage=""), notes or [])
+
+
+def _stacks_of(folder: Path, stage: str) -> list[StackTemplate]:
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    staged: list[StackTemplate] = []
+    stacks: list[StackTemplate] = []
+    for artifact_id, artifact in manifest.get("artifacts", {}).items():
+        properties = artifact.get("properties", {})
+        if artifact.get("type") == "cdk:cloud-assembly":
+            staged += _stacks_of(folder / properties["directoryName"], properties.get("displayName", artifact_id))
         if artifact.get("type") != "aws:cloudformation:stack":
             continue
-        path = outdir / artifact["properties"]["templateFile"]
+        path = folder / properties["templateFile"]
         resources = json.loads(path.read_text(encoding="utf-8")).get("Resources", {})
-        stacks.append(StackTemplate(name, path, {logical_id: r["Type"] for logical_id, r in resources.items()}))
-    return Assembly(outdir, _in_dependency_order(stacks, manifest), notes or [])
+        name = properties.get("stackName", artifact_id)
+        account = artifact.get("environment", "").removeprefix("aws://").split("/")[0]
+        stacks.append(
+            StackTemplate(
+                name,
+                path,
+                {logical_id: r["Type"] for logical_id, r in resources.items()},
+                selector=artifact.get("displayName", name),
+                stage=stage,
+                account="" if account == "unknown-account" else account,
+            )
+        )
+    return staged + _in_dependency_order(stacks, manifest)
 
 
 def run_cli(
@@ -186,12 +213,20 @@ def _violated_rules(report: Path) -> list[str]:
 
 
 def _in_dependency_order(stacks: list[StackTemplate], manifest: dict) -> list[StackTemplate]:
+    """Stacks after the ones they depend on (the manifest names dependencies by artifact id)."""
+    ids = {
+        artifact_id: artifact.get("properties", {}).get("stackName", artifact_id)
+        for artifact_id, artifact in manifest["artifacts"].items()
+    }
+    needs = {
+        ids[artifact_id]: {ids.get(dependency, dependency) for dependency in artifact.get("dependencies", [])}
+        for artifact_id, artifact in manifest["artifacts"].items()
+    }
     names = {stack.name for stack in stacks}
-    needs = {name: set(artifact.get("dependencies", [])) & names for name, artifact in manifest["artifacts"].items()}
     ordered: list[StackTemplate] = []
     while len(ordered) < len(stacks):
         placed = {stack.name for stack in ordered}
-        ordered.append(next(s for s in stacks if s.name not in placed and needs.get(s.name, set()) <= placed))
+        ordered.append(next(s for s in stacks if s.name not in placed and (needs.get(s.name, set()) & names) <= placed))
     return ordered
 
 

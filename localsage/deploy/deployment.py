@@ -13,6 +13,7 @@ from localsage.deploy.local import deploy_local, resolve_stack_names, stacks_to_
 from localsage.errors import UserError
 from localsage.facts import config as project_config
 from localsage.facts.cdk_context import BOOTSTRAP_QUALIFIER
+from localsage.facts.config import TOOLING_STAGE
 
 BOOTSTRAP_VERSION_PARAMETER = f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version"
 
@@ -63,12 +64,13 @@ def diff(
     if use_aws:
         environment = _aws_environment(target)
         assembly = cdk_cli.synth(root, "aws", context, environment=environment, say=say)
-        names = resolve_stack_names(target.config.stack_names, requested) if requested else _all(assembly)
-        return cdk_cli.run_cli(root, ["diff", "--app", str(assembly.outdir), *names], environment, "cdk diff")
+        selectors = _selectors(assembly, target.config.stack_names, requested)
+        return cdk_cli.run_cli(root, ["diff", "--app", str(assembly.outdir), *selectors], environment, "cdk diff")
     names = stacks_to_deploy(root, requested, say)
     assembly = cdk_cli.synth(root, "local", context, say=say)
+    selectors = [assembly.stack(name, TOOLING_STAGE).selector for name in names]
     # The change-set method makes moto fail DeleteChangeSet and the CLI retry for ~50 s.
-    arguments = ["diff", "--app", str(assembly.outdir), "--method=template", *names]
+    arguments = ["diff", "--app", str(assembly.outdir), "--method=template", *selectors]
     return cdk_cli.run_cli(root, arguments, os.environ, "cdk diff --local")
 
 
@@ -86,20 +88,26 @@ def deploy(
     root = root or project_config.project_root()
     if not targets.aws_chosen(local, use_aws):
         return deploy_local(root, requested, context, say)
+    if context:
+        key = sorted(context)[0]
+        raise UserError(
+            f"--context {key}: an AWS deploy takes its settings from infra/cdk.json and project.toml only "
+            "(the CI/CD pipeline synthesizes from the repository, so a command-line value would be undone by its "
+            f"next run): set {key} in infra/cdk.json's context and commit it"
+        )
     target = targets.real_aws(root)
     check_bootstrapped(target)
     environment = _aws_environment(target)
     assembly = cdk_cli.synth(root, "aws", context, environment=environment, say=say)
     for note in assembly.notes:
         say(f"synth: {note}")
-    names = resolve_stack_names(target.config.stack_names, requested) if requested else _all(assembly)
-    for name in names:
-        assembly.stack(name)
-    say(cdk_cli.run_cli(root, ["diff", "--app", str(assembly.outdir), *names], environment, "cdk diff"))
-    question = f"deploy {', '.join(names)} to account {target.account} in {target.region}?"
+    selectors = _selectors(assembly, target.config.stack_names, requested)
+    say(cdk_cli.run_cli(root, ["diff", "--app", str(assembly.outdir), *selectors], environment, "cdk diff"))
+    accounts = sorted({stack.account or target.account for stack in assembly.stacks if stack.selector in selectors})
+    question = f"deploy {', '.join(selectors)} to account {', '.join(accounts)} in {target.region}?"
     if not yes and not (confirm or _ask)(question):
         raise UserError("deploy cancelled: nothing was changed", exit_code=1)
-    arguments = ["deploy", "--app", str(assembly.outdir), "--require-approval", "never", "--exclusively", *names]
+    arguments = ["deploy", "--app", str(assembly.outdir), "--require-approval", "never", "--exclusively", *selectors]
     return cdk_cli.run_cli(root, arguments, environment, "cdk deploy --aws", say=say)
 
 
@@ -119,8 +127,14 @@ def _aws_environment(target: targets.Target) -> dict[str, str]:
     return {**os.environ, "CDK_DEFAULT_ACCOUNT": target.account, "CDK_DEFAULT_REGION": target.region}
 
 
-def _all(assembly: cdk_cli.Assembly) -> list[str]:
-    return [stack.name for stack in assembly.stacks]
+def _selectors(assembly: cdk_cli.Assembly, names: dict[str, str], requested: list[str] | None) -> list[str]:
+    """How the CDK CLI names the chosen stacks (all by default): each in every stage that has it."""
+    chosen = resolve_stack_names(names, requested) if requested else [stack.name for stack in assembly.stacks]
+    selected = assembly.selected(chosen)
+    missing = sorted(set(chosen) - {stack.name for stack in selected})
+    if missing:
+        assembly.stack(missing[0])
+    return [stack.selector for stack in selected]
 
 
 def _ask(question: str) -> bool:

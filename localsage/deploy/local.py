@@ -18,6 +18,7 @@ from localsage.deploy.provisioners import (
     Unresolvable,
 )
 from localsage.errors import UserError
+from localsage.facts.config import TOOLING_STAGE
 
 BY_CLOUDFORMATION = "cloudformation"
 NOT_EMULATED = "not emulated"
@@ -77,11 +78,19 @@ def deploy_local(
     assembly = cdk_cli.synth(root, "local", context, outdir=outdir, say=say)
     for note in assembly.notes:
         say(f"synth: {note}")
-    missing = [name for name in names if name not in {stack.name for stack in assembly.stacks}]
+    tooling = [stack for stack in assembly.stacks if stack.stage == TOOLING_STAGE]
+    missing = [name for name in names if name not in {stack.name for stack in tooling}]
     if missing:
         raise UserError(f"stack {missing[0]} was not synthesized: synthesized stacks are {assembly.names()}")
+    chosen = [assembly.stack(name, TOOLING_STAGE) for name in names]
+    staged = sorted({stack.stage for stack in assembly.stacks if stack.stage not in ("", TOOLING_STAGE)})
+    if staged:
+        say(
+            f"stages {', '.join(staged)}: not deployed locally (the emulator plays the tooling account only); "
+            "their templates are synthesized and checked"
+        )
     say(f"deploying {', '.join(names)} to the emulator at {target.endpoint}")
-    with buckets_adopted(target, [assembly.stack(name) for name in names], say):
+    with buckets_adopted(target, chosen, say):
         cdk_cli.run_cli(
             root,
             # Change sets make moto fail DeleteChangeSet, which the CLI then retries for ~40 s: deploy directly.
@@ -93,12 +102,12 @@ def deploy_local(
                 "--require-approval",
                 "never",
                 "--exclusively",
-                *names,
+                *(stack.selector for stack in chosen),
             ],
             os.environ,
             "cdk deploy --local",
         )
-    outcomes = [provision_stack(target, assembly.stack(name)) for name in names]
+    outcomes = [provision_stack(target, stack) for stack in chosen]
     for outcome in outcomes:
         _report(outcome, say)
     return outcomes

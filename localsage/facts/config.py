@@ -33,6 +33,8 @@ SAGEMAKER_PROJECT_NAME_TAG = "sagemaker:project-name"
 SAGEMAKER_PROJECT_ID_TAG = "sagemaker:project-id"
 # The longest derived names: "<base>-experimental-models" (model package groups allow 63 characters).
 MAX_BASE_NAME = 63 - len("-experimental-models")
+# ProjectConfig's fields that are tables of their own in project.toml.
+NESTED_FIELDS = frozenset({"emulator", "stages"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,26 @@ class EmulatorSettings:
     kind: str = "moto"
     port: int = DEFAULT_EMULATOR_PORT
     localstack_endpoint: str = "http://localhost:4566"
+
+
+# The CDK stage (and the CI/CD pipeline's stage) of the tooling account's own stacks.
+TOOLING_STAGE = "tooling"
+# A stage's name goes into its CDK stage id and the pipeline's stage names.
+_STAGE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+MAX_STAGE_NAME = 20
+
+
+@dataclass(frozen=True)
+class DeploymentStage:
+    """A target account the CI/CD pipeline deploys the project's stacks to, after the tooling account.
+
+    Stages deploy in the order project.toml lists them; `approval` puts a manual approval before the stage.
+    """
+
+    name: str
+    account: str
+    region: str = ""
+    approval: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,6 +77,8 @@ class ProjectConfig:
     sagemaker_project_name: str = ""
     sagemaker_project_id: str = ""
     emulator: EmulatorSettings = EmulatorSettings()
+    # Target accounts, in deployment order (`[[stage]]` tables). None: the tooling account is the only one.
+    stages: tuple[DeploymentStage, ...] = ()
 
     def pipeline_name(self, variant: str) -> str:
         return f"{self.pipeline_base_name}-{check_variant(variant)}"
@@ -122,6 +146,19 @@ class ProjectConfig:
     def tag_list(self) -> list[dict[str, str]]:
         """The project tags as the AWS APIs take them: `[{"Key": ..., "Value": ...}]`."""
         return [{"Key": key, "Value": value} for key, value in self.tags.items()]
+
+    def stage_region(self, stage: DeploymentStage) -> str:
+        return stage.region or self.region
+
+    def stage_bucket_name(self, stage: DeploymentStage) -> str:
+        """A target stage's artefact bucket: always derived, as an explicit artifact_bucket is the tooling one's."""
+        return f"{self.pipeline_base_name}-artifacts-{stage.account}-{self.stage_region(stage)}"
+
+    @property
+    def target_accounts(self) -> list[str]:
+        """The stage accounts other than the tooling account, each once, in stage order."""
+        accounts = [stage.account for stage in self.stages if stage.account != self.account]
+        return list(dict.fromkeys(accounts))
 
     def bucket_location(self) -> dict:
         """CreateBucket's location argument: none in us-east-1 (S3 refuses it there), the region elsewhere."""
@@ -205,9 +242,10 @@ def load(root: Path | None = None) -> ProjectConfig:
 
 
 def from_mapping(raw: dict, source: str = CONFIG_FILE) -> ProjectConfig:
-    tables = {"project": ProjectConfig, "emulator": EmulatorSettings}
+    tables = {"project": ProjectConfig, "emulator": EmulatorSettings, "stage": DeploymentStage}
     known = "; ".join(
-        f"[{name}] ({', '.join(f.name for f in fields(kind) if f.name != 'emulator')})" for name, kind in tables.items()
+        f"[{name}] ({', '.join(f.name for f in fields(kind) if f.name not in NESTED_FIELDS)})"
+        for name, kind in tables.items()
     )
     unknown = sorted(set(raw) - set(tables))
     if unknown:
@@ -216,13 +254,15 @@ def from_mapping(raw: dict, source: str = CONFIG_FILE) -> ProjectConfig:
         raise UserError(f"{source} is empty: the tables are {known}; './dev init' writes them")
     project = _section(raw, "project", source)
     emulator = _section(raw, "emulator", source)
-    _reject_unknown(project, ProjectConfig, source, "project", skip={"emulator"})
+    _reject_unknown(project, ProjectConfig, source, "project", skip=NESTED_FIELDS)
     _reject_unknown(emulator, EmulatorSettings, source, "emulator")
     values = {key: _typed(source, f"project.{key}", value, str) for key, value in project.items()}
     emulator_values = {
         key: _typed(source, f"emulator.{key}", value, int if key == "port" else str) for key, value in emulator.items()
     }
-    config = ProjectConfig(**values, emulator=EmulatorSettings(**emulator_values))
+    config = ProjectConfig(
+        **values, emulator=EmulatorSettings(**emulator_values), stages=_stages(raw.get("stage", []), source)
+    )
     validate(config, source)
     return config
 
@@ -271,6 +311,7 @@ def validate(config: ProjectConfig, source: str = CONFIG_FILE) -> None:
             config.sagemaker_project_id,
             "use the id SageMaker gave the project, such as p-abcdef123456",
         )
+    _validate_stages(config, fail)
     if config.emulator.kind not in EMULATOR_KINDS:
         fail("emulator.kind", config.emulator.kind, f"use one of {', '.join(EMULATOR_KINDS)}")
     if not 1024 <= config.emulator.port <= 65535:
@@ -281,6 +322,46 @@ def validate(config: ProjectConfig, source: str = CONFIG_FILE) -> None:
             config.emulator.localstack_endpoint,
             "use a loopback address such as http://localhost:4566 (local tasks never leave this machine)",
         )
+
+
+def _validate_stages(config: ProjectConfig, fail) -> None:
+    """Names usable in CDK ids, one stage per account and region, and a tooling account to deploy from."""
+    if config.stages and not config.account:
+        fail("project.account", "", "stages deploy from the tooling account: set its 12-digit id")
+    places = {(config.account, config.region): "the tooling account"}
+    names: set[str] = set()
+    for index, stage in enumerate(config.stages):
+        field = f"stage[{index}]"
+        if not _STAGE_NAME.match(stage.name) or len(stage.name) > MAX_STAGE_NAME:
+            fail(
+                f"{field}.name",
+                stage.name,
+                f"use up to {MAX_STAGE_NAME} lowercase letters, digits and single hyphens, starting with a letter",
+            )
+        if stage.name in names or stage.name == TOOLING_STAGE:
+            fail(
+                f"{field}.name", stage.name, f"each stage needs its own name ({TOOLING_STAGE} is the tooling account's)"
+            )
+        names.add(stage.name)
+        if not _ACCOUNT.match(stage.account):
+            fail(f"{field}.account", stage.account, "use the stage's 12-digit AWS account id")
+        if stage.region and not _REGION.match(stage.region):
+            fail(f"{field}.region", stage.region, "use an AWS region code such as eu-west-1, or leave it out")
+        problem = bucket_name_problem(config.stage_bucket_name(stage))
+        if problem:
+            fail(
+                f"derived artifact bucket of {field}",
+                config.stage_bucket_name(stage),
+                f"{problem} (shorten pipeline_base_name)",
+            )
+        place = (stage.account, config.stage_region(stage))
+        if place in places:
+            fail(
+                f"{field}.account",
+                stage.account,
+                f"{places[place]} already deploys to this account and region (the stacks' names would collide)",
+            )
+        places[place] = f"stage {stage.name}"
 
 
 def bucket_name_problem(name: str) -> str | None:
@@ -305,9 +386,14 @@ def write(config: ProjectConfig, root: Path) -> Path:
     """Validate, then replace project.toml atomically (a failed write leaves the old file intact)."""
     validate(config)
     document = {
-        "project": {f.name: getattr(config, f.name) for f in fields(ProjectConfig) if f.name != "emulator"},
+        "project": {f.name: getattr(config, f.name) for f in fields(ProjectConfig) if f.name not in NESTED_FIELDS},
         "emulator": {f.name: getattr(config.emulator, f.name) for f in fields(EmulatorSettings)},
     }
+    if config.stages:
+        document["stage"] = [
+            {f.name: getattr(stage, f.name) for f in fields(DeploymentStage) if getattr(stage, f.name) != ""}
+            for stage in config.stages
+        ]
     header = (
         "# Project identity. Every AWS name (pipelines, model package groups, topic, Glue database,\n"
         "# workgroup, stacks) is derived from these values in localsage/facts/config.py. Edit with './dev init'.\n"
@@ -329,6 +415,25 @@ def with_values(config: ProjectConfig, **values: object) -> ProjectConfig:
     )
 
 
+def _stages(raw: object, source: str) -> tuple[DeploymentStage, ...]:
+    if not isinstance(raw, list) or not all(isinstance(table, dict) for table in raw):
+        raise UserError(f"{source}: stages are [[stage]] tables (two brackets), one per target account")
+    stages = []
+    for index, table in enumerate(raw):
+        _reject_unknown(table, DeploymentStage, source, f"stage[{index}]")
+        missing = [key for key in ("name", "account") if key not in table]
+        if missing:
+            raise UserError(
+                f"{source}: stage[{index}].{missing[0]} is missing: every [[stage]] needs a name and account"
+            )
+        typed = {
+            key: _typed(source, f"stage[{index}].{key}", value, bool if key == "approval" else str)
+            for key, value in table.items()
+        }
+        stages.append(DeploymentStage(**typed))
+    return tuple(stages)
+
+
 def _section(raw: dict, name: str, source: str) -> dict:
     section = raw.get(name, {})
     if not isinstance(section, dict):
@@ -346,6 +451,7 @@ def _reject_unknown(section: dict, cls: type, source: str, name: str, skip: set[
 
 
 def _typed(source: str, field: str, value: object, kind: type) -> object:
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise UserError(f"{source}: {field} must be a {'number' if kind is int else 'string'}, got {value!r}")
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        expected = {int: "a number", bool: "true or false"}.get(kind, "a string")
+        raise UserError(f"{source}: {field} must be {expected}, got {value!r}")
     return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -57,7 +56,8 @@ def sagemaker_request(operation, document):
         "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sagemaker/aws4_request, "
         "SignedHeaders=host, Signature=0",
     }
-    return {"method": "POST", "uri": "/", "headers": headers, "body": base64.b64encode(json.dumps(document).encode()).decode()}
+    body = base64.b64encode(json.dumps(document).encode()).decode()
+    return {"method": "POST", "uri": "/", "headers": headers, "body": body}
 
 path, recorded_at = Path(sys.argv[1]), float(sys.argv[2])
 line = {"time": recorded_at, **sagemaker_request("CreateModelPackageGroup", {"ModelPackageGroupName": "restored"})}

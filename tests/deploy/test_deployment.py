@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from conftest import REPO
 
+from localsage.deploy import cdk_cli, local
 from localsage.deploy import deployment as commands
-from localsage.deploy import local
 from localsage.errors import UserError
 from localsage.facts import config as project_config
 
@@ -44,3 +45,61 @@ def test_deploy_to_aws_needs_a_bootstrapped_account(local_target):
     ssm.put_parameter(Name=commands.BOOTSTRAP_VERSION_PARAMETER, Value="28", Type="String")
     commands.check_bootstrapped(account)
     ssm.delete_parameter(Name=commands.BOOTSTRAP_VERSION_PARAMETER)
+
+
+def test_an_aws_deploy_refuses_command_line_context_before_any_call():
+    """The CI/CD pipeline synthesizes from the repository: a value given only here would be undone by its next run."""
+    with pytest.raises(UserError, match="--context notification_email: an AWS deploy takes its settings from infra"):
+        commands.deploy(REPO, use_aws=True, context={"notification_email": "team@example.com"})
+
+
+def _write_assembly(folder, artifacts: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": artifacts}))
+
+
+def _stack(folder, artifact_id: str, name: str, account: str, display: str, dependencies=()) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{artifact_id}.template.json").write_text(json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}))
+    return {
+        "type": "aws:cloudformation:stack",
+        "environment": f"aws://{account}/us-east-1",
+        "properties": {"templateFile": f"{artifact_id}.template.json", "stackName": name},
+        "displayName": display,
+        "dependencies": list(dependencies),
+    }
+
+
+def _nested(stage: str) -> dict:
+    return {"type": "cdk:cloud-assembly", "properties": {"directoryName": f"assembly-{stage}", "displayName": stage}}
+
+
+def test_an_assembly_lists_each_stages_stacks_in_order_with_their_accounts_and_cli_names(tmp_path):
+    for stage, account in (("tooling", "111111111111"), ("prod", "333333333333")):
+        folder = tmp_path / f"assembly-{stage}"
+        _write_assembly(
+            folder,
+            {
+                f"{stage}kpi": _stack(folder, f"{stage}kpi", "demo-kpi", account, f"{stage}/demo-kpi", [f"{stage}ml"]),
+                f"{stage}ml": _stack(folder, f"{stage}ml", "demo-ml-platform", account, f"{stage}/demo-ml-platform"),
+            },
+        )
+    _write_assembly(
+        tmp_path,
+        {
+            **{f"assembly-{stage}": _nested(stage) for stage in ("tooling", "prod")},
+            "demo-cicd": _stack(tmp_path, "demo-cicd", "demo-cicd", "unknown-account", "demo-cicd"),
+        },
+    )  # fmt: skip
+    assembly = cdk_cli.read_assembly(tmp_path)
+    assert [(stack.selector, stack.stage, stack.account) for stack in assembly.stacks] == [
+        ("tooling/demo-ml-platform", "tooling", "111111111111"),
+        ("tooling/demo-kpi", "tooling", "111111111111"),
+        ("prod/demo-ml-platform", "prod", "333333333333"),
+        ("prod/demo-kpi", "prod", "333333333333"),
+        ("demo-cicd", "", ""),
+    ]
+    assert assembly.stack("demo-kpi", "prod").path.parent.name == "assembly-prod"
+    assert [stack.selector for stack in assembly.selected(["demo-kpi"])] == ["tooling/demo-kpi", "prod/demo-kpi"]
+    with pytest.raises(UserError, match="stack demo-kpi is not in .*: synthesized stacks are tooling/demo-ml-platform"):
+        assembly.stack("demo-kpi", "staging")

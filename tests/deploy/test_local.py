@@ -3,6 +3,7 @@ and rule are nobody else's), then boto3 checks of what exists."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import NamedTuple
@@ -35,6 +36,9 @@ def deployed(local_target, tmp_path_factory) -> Deployed:
     Before them, the artefact bucket already holds an object, as after `./dev local-run` on a fresh clone.
     """
     root = copy_project(tmp_path_factory.mktemp("deployed"), BASE_NAME, with_infra=True)
+    staged = project_config.with_values(project_config.load(root), account="111111111111")
+    stages = (project_config.DeploymentStage("staging", "222222222222"),)
+    project_config.write(dataclasses.replace(staged, stages=stages), root)
     target = targets.local(root, say=lambda message: None)
     outdir = tmp_path_factory.mktemp("cdk.out.local")
     messages: list[str] = []
@@ -50,10 +54,12 @@ def config(deployed):
     return deployed.target.config
 
 
-def test_cicd_is_not_deployed_locally_and_the_output_says_so(deployed, config):
+def test_cicd_and_the_target_stages_are_not_deployed_locally_and_the_output_says_so(deployed, config):
     first, messages = deployed.first, deployed.messages
     assert config.stack_names["cicd"] not in {outcome.name for outcome in first}
     assert any(f"{config.stack_names['cicd']}: not deployed locally" in message for message in messages)
+    assert any(message.startswith("stages staging: not deployed locally") for message in messages)
+    assert len(first) == 3, "the tooling account's stacks, once each"
 
 
 def test_topic_and_rule_with_the_single_sourced_pattern_exist(deployed, config):

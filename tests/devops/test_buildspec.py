@@ -1,10 +1,12 @@
-"""buildspec.yaml: CodeBuild runs only `./dev` tasks that exist, with flags those tasks accept."""
+"""buildspec.yaml and buildspec-promote.yaml: CodeBuild runs only `./dev` tasks that exist, with flags those tasks
+accept, and the CI/CD stack runs exactly these two files."""
 
 from __future__ import annotations
 
 import ast
 import shlex
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -13,16 +15,21 @@ from invoke import Program
 from invoke.parser import ParseError, Parser, ParserContext
 
 BUILDSPEC = REPO / "buildspec.yaml"
+PROMOTE_BUILDSPEC = REPO / "buildspec-promote.yaml"
 WRAPPER = "./dev"
 
 
-def buildspec() -> dict:
-    return yaml.safe_load(BUILDSPEC.read_text(encoding="utf-8"))
+def buildspec(path: Path = BUILDSPEC) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def build_commands() -> list[str]:
-    phases = buildspec()["phases"]
+def build_commands(path: Path = BUILDSPEC) -> list[str]:
+    phases = buildspec(path)["phases"]
     return [command for phase in phases.values() for command in phase.get("commands", [])]
+
+
+def every_command() -> list[str]:
+    return build_commands(BUILDSPEC) + build_commands(PROMOTE_BUILDSPEC)
 
 
 def task_parser() -> Parser:
@@ -49,12 +56,12 @@ def parse_command(command: str) -> list[ParserContext]:
     return parsed
 
 
-@pytest.mark.parametrize("command", build_commands())
+@pytest.mark.parametrize("command", every_command())
 def test_every_command_is_an_existing_task_with_valid_flags(command):
     try:
         parse_command(command)
     except ParseError as error:
-        pytest.fail(f"buildspec.yaml runs `{command}`: {error}")
+        pytest.fail(f"a buildspec runs `{command}`: {error}")
 
 
 def test_the_checker_rejects_what_invoke_would_reject():
@@ -63,25 +70,29 @@ def test_the_checker_rejects_what_invoke_would_reject():
             parse_command(wrong)
 
 
-def test_the_build_installs_through_the_wrapper_then_tests_checks_deploys_and_upserts():
-    parsed = [parse_command(command) for command in build_commands()]
+def steps_of(path: Path) -> list[tuple[str, list[str]]]:
+    """Each task a buildspec runs after its install phase, with the flags it gives; the install is checked."""
+    parsed = [parse_command(command) for command in build_commands(path)]
     install = parsed[0]
     assert len(install) == 1 and install[0].args["list"].value, "the install phase is the wrapper's set-up alone"
-    steps = [
+    return [
         (context.name, sorted(name for name, argument in context.args.items() if argument.got_value))
         for contexts in parsed[1:]
         for context in contexts[1:]
     ]
-    assert steps == [
-        ("test", []),
-        ("kpi-check", ["allow-empty", "aws"]),
-        ("deploy", ["aws", "stacks", "yes"]),
-        ("upsert", ["aws", "variant"]),
-    ]
 
 
-def test_runtimes_are_python_3_11_or_newer_and_node_22():
-    runtimes = buildspec()["phases"]["install"]["runtime-versions"]
+def test_the_synth_step_tests_then_synthesizes_from_the_repository_alone():
+    assert steps_of(BUILDSPEC) == [("test", []), ("synth", [])], "no --context: the settings are committed ones"
+
+
+def test_the_promotion_upserts_the_stable_pipeline_then_checks_the_kpi_queries_in_aws():
+    assert steps_of(PROMOTE_BUILDSPEC) == [("upsert", ["aws", "variant"]), ("kpi-check", ["allow-empty", "aws"])]
+
+
+@pytest.mark.parametrize("path", [BUILDSPEC, PROMOTE_BUILDSPEC], ids=lambda path: path.name)
+def test_runtimes_are_python_3_11_or_newer_and_node_22(path):
+    runtimes = buildspec(path)["phases"]["install"]["runtime-versions"]
     major, minor = (int(part) for part in str(runtimes["python"]).split(".")[:2])
     assert (major, minor) >= (3, 11)
     assert str(runtimes["nodejs"]).split(".")[0] == "22"
@@ -91,7 +102,7 @@ def cicd_module() -> ast.Module:
     return ast.parse((REPO / "infra" / "stacks" / "cicd.py").read_text(encoding="utf-8"))
 
 
-def test_the_codebuild_project_reads_this_buildspec():
+def test_the_cicd_stack_runs_these_two_buildspecs():
     constants = {
         node.targets[0].id: node.value.value
         for node in cicd_module().body
@@ -100,12 +111,8 @@ def test_the_codebuild_project_reads_this_buildspec():
         and isinstance(node.value, ast.Constant)
     }
     assert constants.get("BUILDSPEC") == BUILDSPEC.name
+    assert constants.get("PROMOTE_BUILDSPEC") == PROMOTE_BUILDSPEC.name
 
 
-def test_the_stacks_variable_the_build_deploys_is_set_by_the_cicd_stack():
-    referenced = {word for command in build_commands() for word in shlex.split(command) if word.startswith("$")}
-    defined = {
-        node.value for node in ast.walk(cicd_module()) if isinstance(node, ast.Constant) and isinstance(node.value, str)
-    }
-    assert referenced, "the deploy command names the stacks to deploy"
-    assert {name.removeprefix("$") for name in referenced} <= defined
+def test_no_command_depends_on_a_variable_only_a_pipeline_would_set():
+    assert not [command for command in every_command() if "$" in command]

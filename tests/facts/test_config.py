@@ -37,6 +37,10 @@ def test_the_committed_project_file_is_valid():
     assert config.load(REPO).pipeline_base_name
 
 
+TOOLING = '[project]\naccount = "111111111111"\n'
+STAGING = '[[stage]]\nname = "staging"\naccount = "222222222222"\n'
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -60,6 +64,23 @@ def test_the_committed_project_file_is_valid():
         ("[emulator]\nport = 80\n", "emulator.port '80' is invalid"),
         ('[emulator]\nport = "4566"\n', "emulator.port must be a number"),
         ("project = 3\n", "[project] must be a table"),
+        ('[stage]\nname = "prod"\n', "stages are [[stage]] tables (two brackets)"),
+        ('[[stage]]\nname = "prod"\naccount = "333333333333"\n', "project.account '' is invalid: stages deploy"),
+        (TOOLING + '[[stage]]\naccount = "333333333333"\n', "stage[0].name is missing"),
+        (TOOLING + '[[stage]]\nname = "Prod"\naccount = "333333333333"\n', "stage[0].name 'Prod' is invalid"),
+        (TOOLING + '[[stage]]\nname = "prod"\naccount = "3"\n', "stage[0].account '3' is invalid"),
+        (TOOLING + '[[stage]]\nname = "p"\naccount = "333333333333"\nregion = "x"\n', "stage[0].region 'x'"),
+        (TOOLING + '[[stage]]\nname = "p"\naccount = "333333333333"\napproval = "yes"\n', "true or false"),
+        (TOOLING + '[[stage]]\nname = "p"\naccount = "333333333333"\nowner = "me"\n', "unknown key stage[0].owner"),
+        (TOOLING + '[[stage]]\nname = "p"\naccount = "111111111111"\n', "the tooling account already deploys"),
+        (
+            TOOLING + STAGING + STAGING.replace("staging", "qa"),
+            "stage[1].account '222222222222' is invalid: stage staging",
+        ),
+        (
+            TOOLING + STAGING + STAGING.replace("222", "444"),
+            "stage[1].name 'staging' is invalid: each stage needs its own",
+        ),
     ],
 )
 def test_bad_config_gets_one_line_naming_the_field(project_root, text, expected):
@@ -89,3 +110,20 @@ def test_a_remote_localstack_endpoint_is_refused(project_root):
     (project_root / "project.toml").write_text('[emulator]\nlocalstack_endpoint = "https://localstack.example.com"\n')
     with pytest.raises(UserError, match="emulator.localstack_endpoint .* use a loopback address"):
         config.load(project_root)
+
+
+def test_stages_keep_their_order_and_survive_a_rewrite(project_root):
+    text = (
+        TOOLING
+        + STAGING
+        + '[[stage]]\nname = "prod"\naccount = "333333333333"\nregion = "eu-west-1"\napproval = true\n'
+    )
+    (project_root / "project.toml").write_text(text)
+    loaded = config.load(project_root)
+    assert [(stage.name, loaded.stage_region(stage), stage.approval) for stage in loaded.stages] == [
+        ("staging", "us-east-1", False),
+        ("prod", "eu-west-1", True),
+    ]
+    assert loaded.target_accounts == ["222222222222", "333333333333"]
+    config.write(loaded, project_root)
+    assert config.load(project_root) == loaded

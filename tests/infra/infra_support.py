@@ -17,3 +17,7 @@ FULL_CONTEXT = {
     "notify_experimental": True,
     "quicksight_principal_arns": [QUICKSIGHT_PRINCIPAL],
 }
+# The accounts of the staged project the security and stack tests synthesize: a tooling account, then staging,
+# then prod behind a manual approval.
+TOOLING_ACCOUNT = "111111111111"
+STAGES = (("staging", "222222222222", False), ("prod", "333333333333", True))

@@ -6,13 +6,16 @@ import json
 import shutil
 
 from aws_cdk.assertions import Match
-from infra_support import CONNECTION_ARN, FULL_CONTEXT, QUICKSIGHT_PRINCIPAL, REPO
+from conftest import stack_template
+from infra_support import CONNECTION_ARN, FULL_CONTEXT, QUICKSIGHT_PRINCIPAL, REPO, STAGES
 
 from localsage.facts import config as project_config
 from localsage.facts import events as model_events
 from localsage.facts import kpi_schema
 
 CONFIG = project_config.load(REPO)
+# What the CI/CD stack reads from a project besides ml/ and infra/.
+PIPELINE_FILES = ("buildspec.yaml", "buildspec-promote.yaml", "package.json")
 
 
 def _statements(synthesized, part: str) -> list[dict]:
@@ -196,37 +199,107 @@ def test_quicksight_is_created_only_for_the_given_principals(synthesized):
     assert [p["Principal"] for p in data_set["Properties"]["Permissions"]] == [QUICKSIGHT_PRINCIPAL]
 
 
-def test_cicd_pipeline_builds_from_the_connection_with_a_scoped_role(synthesized):
-    template = synthesized.template("cicd")
-    template.resource_count_is("AWS::CodePipeline::Pipeline", 1)
-    template.resource_count_is("AWS::CodeBuild::Project", 1)
+def _pipeline_stages(synthesized) -> list[dict]:
+    (pipeline,) = synthesized.resources("cicd", "AWS::CodePipeline::Pipeline").values()
+    return pipeline["Properties"]["Stages"]
+
+
+def _build_spec(synthesized, step: str) -> dict:
+    """The buildspec CodeBuild runs for one step of the pipeline, found through the action that runs it."""
+    projects = synthesized.resources("cicd", "AWS::CodeBuild::Project")
+    for stage in _pipeline_stages(synthesized):
+        for action in stage["Actions"]:
+            if action["Name"] == step:
+                return json.loads(
+                    projects[action["Configuration"]["ProjectName"]["Ref"]]["Properties"]["Source"]["BuildSpec"]
+                )
+    raise AssertionError(f"no step {step}")
+
+
+def test_the_pipeline_mutates_itself_and_deploys_each_stage_in_order_with_approval_before_prod(synthesized):
+    stages = _pipeline_stages(synthesized)
+    assert [stage["Name"] for stage in stages] == [
+        "Source", "Build", "UpdatePipeline", "Assets", "tooling", *(name for name, _, _ in STAGES)
+    ]  # fmt: skip
+    actions = {stage["Name"]: [action["Name"] for action in stage["Actions"]] for stage in stages}
+    assert actions["UpdatePipeline"] == ["SelfMutate"]
+    for name, account, approval in STAGES:
+        first = stages[[stage["Name"] for stage in stages].index(name)]["Actions"][0]
+        assert (first["ActionTypeId"]["Category"] == "Approval") is approval, name
+        deploys = [
+            a for a in stages[[s["Name"] for s in stages].index(name)]["Actions"] if a["Name"].endswith(".Deploy")
+        ]
+        assert deploys and all(f"cdk-hnb659fds-deploy-role-{account}-" in json.dumps(a["RoleArn"]) for a in deploys)
+    assert actions["tooling"][-1] == "PromoteStable", "the stable pipeline is upserted once its stacks exist"
     pipeline = json.dumps(synthesized.templates["cicd"])
     assert CONNECTION_ARN in pipeline and '"FullRepositoryId": "acme/abalone"' in pipeline
     assert '"BranchName": "release"' in pipeline
-    template.has_resource_properties(
-        "AWS::CodeBuild::Project",
-        {
-            "Source": {"BuildSpec": "buildspec.yaml", "Type": "CODEPIPELINE"},
-            # Privileged only to build the step image, which exists once docker/Dockerfile does.
-            "Environment": Match.object_like({"PrivilegedMode": (REPO / "docker" / "Dockerfile").is_file()}),
-        },
-    )
+    # Target accounts read the pipeline's artefacts through a KMS key, rotated.
+    synthesized.template("cicd").has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_codebuild_runs_the_repositorys_own_buildspecs_and_the_pinned_cdk_cli(synthesized):
+    import yaml
+
+    synth = _build_spec(synthesized, "Synth")
+    assert synth["phases"] == yaml.safe_load((REPO / "buildspec.yaml").read_text())["phases"]
+    assert synth["artifacts"]["base-directory"] == "infra/cdk.out"
+    promote = _build_spec(synthesized, "PromoteStable")
+    assert promote["phases"] == yaml.safe_load((REPO / "buildspec-promote.yaml").read_text())["phases"]
+    pinned = json.loads((REPO / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    assert f"aws-cdk@{pinned}" in json.dumps(_build_spec(synthesized, "SelfMutate"))
+    (image_step,) = [s for s in _pipeline_stages(synthesized) if s["Name"] == "Assets"][0]["Actions"]
+    projects = synthesized.resources("cicd", "AWS::CodeBuild::Project")
+    image_project = projects[image_step["Configuration"]["ProjectName"]["Ref"]]["Properties"]
+    assert image_project["Environment"]["PrivilegedMode"] is True, "the step image is built in CodeBuild"
+
+
+def test_the_promotion_step_may_upsert_and_explain_kpis_and_nothing_broader(synthesized):
     statements = {s.get("Sid"): s for s in _statements(synthesized, "cicd") if s.get("Sid")}
-    assume = json.dumps(statements["DeployThroughCdkBootstrapRoles"]["Resource"])
-    for purpose in ("deploy", "file-publishing", "image-publishing", "lookup"):
-        assert f"cdk-hnb659fds-{purpose}-role-" in assume
     assert statements["UpsertStablePipeline"]["Resource"]["Fn::Join"][1][-1].endswith(
         f"pipeline/{CONFIG.pipeline_name('stable')}"
     )
     assert json.dumps(statements["CheckExecutionRoleExists"]["Resource"]).endswith(
         f':role/{CONFIG.execution_role_name}"]]}}'
     )
+    assert json.dumps(statements["ExplainKpiQueries"]["Resource"]).endswith(f'workgroup/{CONFIG.athena_workgroup}"]]}}')
     assert sorted(_actions(statements["ActionsWithoutResourceArns"])) == [
         "sagemaker:ListPipelines",
         "sts:GetCallerIdentity",
     ]
     for statement in statements.values():
         assert not any(action.endswith(":*") or action == "*" for action in _actions(statement)), statement
+
+
+def test_target_accounts_may_read_and_deploy_the_stable_models_of_the_tooling_account(synthesized):
+    readers = [f"arn:${{AWS::Partition}}:iam::{account}:root" for _, account, _ in STAGES]
+    groups = synthesized.resources("ml-platform", "AWS::SageMaker::ModelPackageGroup").values()
+    policies = {
+        group["Properties"]["ModelPackageGroupName"]: group["Properties"].get("ModelPackageGroupPolicy")
+        for group in groups
+    }
+    assert policies[CONFIG.model_package_group("experimental")] is None
+    stable = policies[CONFIG.model_package_group("stable")]
+    granted = {action for statement in stable["Statement"] for action in statement["Action"]}
+    assert granted == {
+        "sagemaker:DescribeModelPackageGroup",
+        "sagemaker:DescribeModelPackage",
+        "sagemaker:ListModelPackages",
+        "sagemaker:CreateModel",
+    }
+    principals = json.dumps([statement["Principal"] for statement in stable["Statement"]])
+    assert all(account in principals for _, account, _ in STAGES) and len(readers) == len(STAGES)
+    (bucket_policy,) = synthesized.resources("ml-platform", "AWS::S3::BucketPolicy").values()
+    reads = [
+        s
+        for s in bucket_policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "TargetAccountsReadStableArtefacts"
+    ]
+    assert len(reads) == 1 and _actions(reads[0]) == ["s3:GetObject"]
+    assert json.dumps(reads[0]["Resource"]).endswith(f'/{CONFIG.pipeline_name("stable")}/*"]]}}')
+    for name, _, _ in STAGES:
+        assert "ModelPackageGroupPolicy" not in json.dumps(synthesized.templates[f"{name}/ml-platform"]), name
+        assert '"Key": "project"' in json.dumps(synthesized.templates[f"{name}/ml-platform"]), "stages are tagged"
 
 
 def test_a_codeconnections_arn_is_usable_by_the_source_action(synthesized, app_module, tmp_path):
@@ -242,7 +315,8 @@ def test_a_codeconnections_arn_is_usable_by_the_source_action(synthesized, app_m
     assert ("codestar-connections:UseConnection", json.dumps(CONNECTION_ARN)) in granted
     old_style = CONNECTION_ARN.replace(":codeconnections:", ":codestar-connections:")
     built = app_module.build(REPO, context={**FULL_CONTEXT, "source_connection_arn": old_style}, outdir=str(tmp_path))
-    template = built.app.synth().get_stack_by_name(built.stacks["cicd"].stack_name).template
+    built.app.synth()
+    template = stack_template(built.stacks["cicd"])
     assert "codeconnections:UseConnection" not in json.dumps(template)
     assert "codestar-connections:UseConnection" in json.dumps(template)
 
@@ -261,20 +335,19 @@ def test_step_image_asset_only_with_a_dockerfile_and_not_for_local(app_module, t
     (project / "big-folder-the-image-never-sees").mkdir()
     shutil.copy(REPO / "project.toml", project / "project.toml")
     shutil.copytree(REPO / "infra" / "kpi", project / "infra" / "kpi")
+    for name in PIPELINE_FILES:
+        shutil.copy(REPO / name, project / name)
 
     with_image = app_module.build(project, context=FULL_CONTEXT, outdir=str(tmp_path / "aws.out"))
-    assembly = with_image.app.synth()
-    template = assembly.get_stack_by_name(with_image.stacks["ml-platform"].stack_name).template
+    with_image.app.synth()
+    template = stack_template(with_image.stacks["ml-platform"])
     assert "StepImageUri" in template["Outputs"]
     assert "ecr:BatchGetImage" in json.dumps(template["Resources"])
-    (staged,) = (tmp_path / "aws.out").glob("asset.*")
+    (staged,) = (tmp_path / "aws.out").glob("**/asset.*")
     assert sorted(path.name for path in staged.iterdir()) == ["docker", "ml"]
-    manifests = [json.loads(path.read_text()) for path in (tmp_path / "aws.out").glob("*.assets.json")]
+    manifests = [json.loads(path.read_text()) for path in (tmp_path / "aws.out").glob("**/*.assets.json")]
     images = [image for manifest in manifests for image in manifest.get("dockerImages", {}).values()]
     assert [image["source"].get("platform") for image in images] == ["linux/amd64"], "ml.* instances are x86_64"
-    cicd = assembly.get_stack_by_name(with_image.stacks["cicd"].stack_name).template
-    (build_project,) = [r for r in cicd["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project"]
-    assert build_project["Properties"]["Environment"]["PrivilegedMode"] is True
 
     local_context = {**FULL_CONTEXT, "localsage:target": "local"}
     without_image = app_module.build(project, context=local_context, outdir=str(tmp_path / "local.out"))
@@ -293,14 +366,16 @@ def test_app_applies_the_feature_flags_of_cdk_json(synthesized):
 def test_a_sagemaker_projects_tags_are_on_every_stack(app_module, tmp_path):
     project = tmp_path / "project"
     shutil.copytree(REPO / "infra" / "kpi", project / "infra" / "kpi")
+    for name in PIPELINE_FILES:
+        shutil.copy(REPO / name, project / name)
     chosen = project_config.with_values(
         CONFIG, sagemaker_project_name="studio-team", sagemaker_project_id="p-0123456789ab"
     )
     project_config.write(chosen, project)
     built = app_module.build(project, context=FULL_CONTEXT, outdir=str(tmp_path / "out"))
-    assembly = built.app.synth()
+    built.app.synth()
     for part, stack in built.stacks.items():
-        template = assembly.get_stack_by_name(stack.stack_name).template
+        template = stack_template(stack)
         tagged = [r for r in template["Resources"].values() if "Tags" in r.get("Properties", {})]
         assert tagged, part
         for resource in tagged:
