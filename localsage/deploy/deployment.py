@@ -32,7 +32,7 @@ def summary_lines(assembly: cdk_cli.Assembly, root: Path | None = None) -> list[
     """One line per synthesized template (path and resource count), then what synth left out."""
     root = root or project_config.project_root()
     lines = [
-        f"{stack.name:<28} {stack.resource_count:>3} resources  {cdk_cli.relative_to(stack.path, root)}"
+        f"{stack.selector:<36} {stack.resource_count:>3} resources  {cdk_cli.relative_to(stack.path, root)}"
         for stack in assembly.stacks
     ]
     return lines + [f"note: {note}" for note in assembly.notes]
@@ -41,7 +41,7 @@ def summary_lines(assembly: cdk_cli.Assembly, root: Path | None = None) -> list[
 def stack_list(values: list[str] | None) -> list[str] | None:
     """`--stacks` values, repeated or comma-separated; None (all stacks) only when the flag was not given.
 
-    An empty value (an unset `$LOCALSAGE_STACKS` in CodeBuild) must not widen a deploy to every stack.
+    An empty value (an unset variable in a script) must not widen a deploy to every stack.
     """
     if not values:
         return None
