@@ -11,127 +11,38 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 INFRA = Path(__file__).resolve().parent
 if str(INFRA) not in sys.path:
     sys.path.insert(0, str(INFRA))
 
-import aws_cdk as cdk  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
-from constructs import Construct  # noqa: E402
-from stacks.cicd import CicdStack  # noqa: E402
-from stacks.ml_platform import STEP_IMAGE_DOCKERFILE  # noqa: E402
-from stacks.stage import ApplicationParts, ApplicationStage  # noqa: E402
-
 from localsage.errors import UserError  # noqa: E402
 from localsage.facts import cdk_context as infra_settings  # noqa: E402
 from localsage.facts import config as project_config  # noqa: E402
-from localsage.facts import kpi_schema  # noqa: E402
 from localsage.facts.cdk_context import NOTE_PREFIX  # noqa: E402
-from localsage.facts.config import LOCAL_ACCOUNT_ID, TOOLING_STAGE  # noqa: E402
-from localsage.kpi import queries as kpi_queries  # noqa: E402
 
 
-@dataclass
-class BuiltApp:
-    """The app; the tooling account's stacks by part (ml-platform, notifications, kpi, cicd); every stage; notes."""
+def check_settings(root: Path, context: dict | None = None) -> None:
+    """project.toml and the context (cdk.json's, then `context`, then CDK_CONTEXT_JSON, as the CDK merges them),
+    checked before the CDK loads: a mistake then costs no jsii start-up."""
+    project_config.load(root)
+    merged = {
+        **infra_settings.cdk_json_context(INFRA.parent),
+        **(context or {}),
+        **json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}"),
+    }
+    infra_settings.check_keys(merged)
+    infra_settings.from_context(merged.get)
 
-    app: cdk.App
-    stacks: dict[str, cdk.Stack]
-    stages: dict[str, ApplicationStage]
-    notes: list[str] = field(default_factory=list)
 
-
-def build(root: Path | None = None, context: dict | None = None, outdir: str | None = None) -> BuiltApp:
-    """Build every stage and the CI/CD stack (not yet synthesized); `context` is applied over cdk.json's."""
+def build(root: Path | None = None, context: dict | None = None, outdir: str | None = None):
+    """Every stack of the project (not yet synthesized): `stacks.application.BuiltApp`."""
     root = root or project_config.project_root(INFRA)
-    config = project_config.load(root)
-    context = {**infra_settings.cdk_json_context(INFRA.parent), **(context or {})}
-    infra_settings.check_keys({**context, **json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}")})
-    app = cdk.App(
-        context=context,
-        outdir=outdir or os.environ.get("CDK_OUTDIR") or str(INFRA / "cdk.out"),
-        analytics_reporting=False,
-    )
-    chosen = infra_settings.from_context(app.node.try_get_context)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    account = _account(config, chosen)
-    names = config.stack_names
-    notes = []
-    dockerfile = root / STEP_IMAGE_DOCKERFILE
-    step_image_root = root if dockerfile.is_file() and not chosen.is_local else None
-    if not step_image_root:
-        why = "local synth (the local runner needs no ECR image)" if chosen.is_local else f"no {STEP_IMAGE_DOCKERFILE}"
-        notes.append(f"step image left out of {names['ml-platform']}: {why}")
-    parts = ApplicationParts(
-        config=config,
-        notify_experimental=chosen.notify_experimental,
-        notification_email=chosen.notification_email,
-        schema=kpi_schema.load_for_project(root),
-        queries=kpi_queries.load_queries(root),
-        bytes_scanned_cutoff=chosen.athena_bytes_scanned_cutoff,
-        quicksight_principal_arns=chosen.quicksight_principal_arns,
-        step_image_root=step_image_root,
-        local=chosen.is_local,
-    )
-    tooling = ApplicationStage(
-        app,
-        TOOLING_STAGE,
-        parts=parts,
-        env=cdk.Environment(account=account, region=config.region),
-        bucket_name=config.bucket_name(account or cdk.Aws.ACCOUNT_ID),
-        reader_accounts=config.target_accounts,
-    )
-    stages = {TOOLING_STAGE: tooling}
-    for stage in config.stages:
-        stages[stage.name] = ApplicationStage(
-            app,
-            stage.name,
-            parts=parts,
-            env=cdk.Environment(account=stage.account, region=config.stage_region(stage)),
-            bucket_name=config.stage_bucket_name(stage),
-        )
-    # Tags before the CI/CD stack: CDK Pipelines synthesizes the stages it deploys while it is built.
-    for scope in stages.values():
-        _tag(scope, config, chosen)
-    stacks: dict[str, cdk.Stack] = dict(tooling.stacks)
-    if chosen.source and not chosen.is_local:
-        stacks["cicd"] = CicdStack(
-            app,
-            names["cicd"],
-            root=root,
-            config=config,
-            source=chosen.source,
-            tooling=tooling,
-            targets=[(stage, stages[stage.name]) for stage in config.stages],
-            env=cdk.Environment(account=account, region=config.region),
-            description=f"{config.pipeline_base_name}: CDK Pipelines deploying every stage, running ./dev tasks",
-            analytics_reporting=False,
-        )
-        _tag(stacks["cicd"], config, chosen)
-    elif chosen.is_local:
-        notes.append(f"{names['cicd']} left out: CodePipeline and CodeBuild run only in AWS")
-    else:
-        notes.append(
-            f"{names['cicd']} left out: set source_connection_arn and source_repository "
-            "(or codecommit_repository) in infra/cdk.json context"
-        )
-    return BuiltApp(app, stacks, stages, notes)
+    check_settings(root, context)
+    from stacks.application import build as build_application
 
-
-def _tag(scope: Construct, config: project_config.ProjectConfig, chosen: infra_settings.InfraSettings) -> None:
-    # moto's CloudFormation fails to create a KMS key that has tags (it expects TagKey, not Key).
-    untagged = ["AWS::KMS::Key"] if chosen.is_local else []
-    for key, value in config.tags.items():
-        cdk.Tags.of(scope).add(key, value, exclude_resource_types=untagged)
-
-
-def _account(config: project_config.ProjectConfig, chosen: infra_settings.InfraSettings) -> str | None:
-    if chosen.is_local:
-        return LOCAL_ACCOUNT_ID
-    return config.account or os.environ.get("CDK_DEFAULT_ACCOUNT") or None
+    return build_application(root, INFRA, context, outdir)
 
 
 def main() -> int:

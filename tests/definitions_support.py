@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/test-steps:latest"
@@ -117,24 +121,44 @@ def deploy_function(
     return function["FunctionArn"]
 
 
-def sdk_build(folder: Path, script: Path, *arguments: str) -> dict:
-    """The definition a script under tests/runner/data prints, built by the real SageMaker SDK v3 in a child
-    process against this session's emulator (telemetry off)."""
-    import os
-    import subprocess
-    import sys
+_builder: subprocess.Popen | None = None
 
-    (folder / "config.yaml").write_text(
-        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
-    )
-    environment = {**os.environ, "SAGEMAKER_USER_CONFIG_OVERRIDE": str(folder / "config.yaml"), "HOME": str(folder)}
-    built = subprocess.run(
-        [sys.executable, str(script), *arguments],
-        env=environment,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert built.returncode == 0, built.stderr[-3000:]
-    return json.loads(built.stdout.strip().splitlines()[-1])
+
+def sdk_builder() -> subprocess.Popen:
+    """The session's SDK builder (tests/sdk_builder.py), started on first use; it ends when this process does."""
+    global _builder
+    if _builder is None or _builder.poll() is not None:
+        home = Path(tempfile.mkdtemp(prefix="sdk-builder-"))
+        environment = {**os.environ, "SAGEMAKER_USER_CONFIG_OVERRIDE": str(telemetry_off(home)), "HOME": str(home)}
+        _builder = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("sdk_builder.py"))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environment,
+        )  # fmt: skip
+        assert json.loads(_builder.stdout.readline()).get("ready"), "the SDK builder did not start"
+    return _builder
+
+
+def telemetry_off(folder: Path) -> Path:
+    config = folder / "config.yaml"
+    config.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n")
+    return config
+
+
+def sdk_build(folder: Path, script: Path, *arguments: str) -> dict:
+    """The definition a script under tests/runner/data prints, built by the real SageMaker SDK v3 against this
+    session's emulator (telemetry off), in a fork of the session's SDK builder."""
+    environment = {**os.environ, "SAGEMAKER_USER_CONFIG_OVERRIDE": str(telemetry_off(folder)), "HOME": str(folder)}
+    request = {
+        "script": str(script),
+        "arguments": list(arguments),
+        "cwd": str(folder),
+        "environment": environment,
+        "stdout": str(folder / "build.out"),
+        "stderr": str(folder / "build.err"),
+    }
+    builder = sdk_builder()
+    builder.stdin.write(json.dumps(request) + "\n")
+    builder.stdin.flush()
+    returncode = json.loads(builder.stdout.readline())["returncode"]
+    assert returncode == 0, (folder / "build.err").read_text()[-3000:]
+    return json.loads((folder / "build.out").read_text().strip().splitlines()[-1])

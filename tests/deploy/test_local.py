@@ -101,8 +101,11 @@ def test_workgroup_named_queries_and_both_model_package_groups_exist(deployed, c
 
 def test_the_bucket_stays_usable_over_the_emulators_plain_http(deployed, config):
     """The template's TLS-only Deny stays in AWS; locally it would refuse every request (moto enforces policies)."""
-    (template_file,) = deployed.outdir.glob(f"{config.stack_names['ml-platform']}*.template.json")
-    template = json.loads(template_file.read_text())
+    template = (
+        cdk_cli.read_assembly(deployed.outdir)
+        .stack(config.stack_names["ml-platform"], project_config.TOOLING_STAGE)
+        .template()
+    )
     policies = [r for r in template["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"]
     assert any(provisioners.requires_tls(s) for s in policies[0]["Properties"]["PolicyDocument"]["Statement"])
     s3 = deployed.target.client("s3")
