@@ -331,7 +331,10 @@ def bench(c, suite, json=False):
 
 
 _CONTEXT_HELP = "CDK context key=value (repeatable), over infra/cdk.json's, e.g. notification_email=team@example.com."
-_STACKS_HELP = "Only these stacks (repeatable or comma-separated): ml-platform, notifications, kpi, cicd or full names."
+_STACKS_HELP = (
+    "Only these stacks (repeatable or comma-separated): ml-platform, notifications, kpi, cicd or full names; "
+    "a stack of every stage that has it."
+)
 
 
 @task(
@@ -357,12 +360,13 @@ def diff(c, aws=False, stacks=None, context=None):
         "local": "Deploy to the embedded emulator (the default).",
         "aws": "Deploy to real AWS: checks the bootstrap, shows the diff, asks for confirmation.",
         "stacks": _STACKS_HELP,
-        "yes": "With --aws: do not ask for confirmation (CodeBuild passes it).",
-        "context": _CONTEXT_HELP,
+        "yes": "With --aws: do not ask for confirmation (for scripts).",
+        "context": _CONTEXT_HELP + " Local deploys only: an AWS deploy takes settings from committed files.",
     },
 )
 def deploy(c, local=False, aws=False, stacks=None, yes=False, context=None):
-    """Deploy the stacks: to the emulator (CDK CLI + local provisioners; idempotent) or, with --aws, to AWS."""
+    """Deploy the stacks: to the emulator (the tooling account's; CDK CLI + local provisioners; idempotent) or, with
+    --aws, every stage's to its account (`--stacks cicd` first: the pipeline then deploys the rest)."""
     console.run(deploy_commands.deploy_task, local, aws, stacks, yes, context)
 
 

@@ -108,6 +108,9 @@ class CicdStack(cdk.Stack):
                 BUILDSPEC,
                 pipelines.CodePipelineFileSet.from_artifact(source_output),
                 primary_output_directory=ASSEMBLY_DIRECTORY,
+                # What the CDK CLI gives the app on a laptop: the same account and region, so the pipeline
+                # synthesizes the stacks a laptop's `./dev deploy --aws` would.
+                env={"CDK_DEFAULT_ACCOUNT": self.account, "CDK_DEFAULT_REGION": self.region},
             ),
             self_mutation=True,
             cli_version=pinned_cdk_cli(root),

@@ -212,6 +212,12 @@ def derived_names(config: ProjectConfig, local_account: str = LOCAL_ACCOUNT_ID) 
         "execution_role": config.execution_role_name,
         "step_image_repository": config.step_image_repository,
         "stacks": list(config.stack_names.values()),
+        "stages": [TOOLING_STAGE]
+        + [
+            f"{stage.name} ({stage.account} {config.stage_region(stage)}"
+            f"{', after a manual approval' if stage.approval else ''})"
+            for stage in config.stages
+        ],
         "tags": config.tags,
     }
 
