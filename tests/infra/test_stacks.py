@@ -243,7 +243,7 @@ def test_codebuild_runs_the_repositorys_own_buildspecs_and_the_pinned_cdk_cli(sy
 
     synth = _build_spec(synthesized, "Synth")
     projects = synthesized.resources("cicd", "AWS::CodeBuild::Project").values()
-    variables = [v for project in projects for v in project["Properties"]["Environment"].get("EnvironmentVariables", [])]
+    variables = [v for p in projects for v in p["Properties"]["Environment"].get("EnvironmentVariables", [])]
     assert {"Name": "CDK_DEFAULT_ACCOUNT", "Type": "PLAINTEXT", "Value": "111111111111"} in variables
     assert synth["phases"] == yaml.safe_load((REPO / "buildspec.yaml").read_text())["phases"]
     assert synth["artifacts"]["base-directory"] == "infra/cdk.out"
