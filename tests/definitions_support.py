@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
@@ -121,20 +122,50 @@ def deploy_function(
     return function["FunctionArn"]
 
 
-_builder: subprocess.Popen | None = None
+BUILD_TIMEOUT_S = 300
 
 
-def sdk_builder() -> subprocess.Popen:
-    """The session's SDK builder (tests/sdk_builder.py), started on first use; it ends when this process does."""
-    global _builder
-    if _builder is None or _builder.poll() is not None:
-        home = Path(tempfile.mkdtemp(prefix="sdk-builder-"))
-        environment = {**os.environ, "SAGEMAKER_USER_CONFIG_OVERRIDE": str(telemetry_off(home)), "HOME": str(home)}
-        _builder = subprocess.Popen(
+class SdkBuilder:
+    """The session's SDK builder process (tests/sdk_builder.py); it ends when this process does."""
+
+    def __init__(self):
+        self.home = Path(tempfile.mkdtemp(prefix="sdk-builder-"))
+        environment = {
+            **os.environ,
+            "SAGEMAKER_USER_CONFIG_OVERRIDE": str(telemetry_off(self.home)),
+            "HOME": str(self.home),
+        }
+        self.process = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("sdk_builder.py"))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environment,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=(self.home / "builder.err").open("w"), text=True,
+            env=environment,
         )  # fmt: skip
-        assert json.loads(_builder.stdout.readline()).get("ready"), "the SDK builder did not start"
+        assert self.answer().get("ready"), "the SDK builder did not start"
+
+    def answer(self) -> dict:
+        """Its next line, within BUILD_TIMEOUT_S; a hung or dead builder fails the test with its stderr."""
+        ready, _, _ = select.select([self.process.stdout], [], [], BUILD_TIMEOUT_S)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            self.process.kill()
+            errors = (self.home / "builder.err").read_text()[-3000:]
+            raise AssertionError(f"the SDK builder gave no answer within {BUILD_TIMEOUT_S} s: {errors}")
+        return json.loads(line)
+
+    def run(self, request: dict) -> int:
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        return self.answer()["returncode"]
+
+
+_builder: SdkBuilder | None = None
+
+
+def sdk_builder() -> SdkBuilder:
+    """The session's builder, started on first use (again if it died)."""
+    global _builder
+    if _builder is None or _builder.process.poll() is not None:
+        _builder = SdkBuilder()
     return _builder
 
 
@@ -155,10 +186,8 @@ def sdk_build(folder: Path, script: Path, *arguments: str) -> dict:
         "environment": environment,
         "stdout": str(folder / "build.out"),
         "stderr": str(folder / "build.err"),
+        "timeout_s": BUILD_TIMEOUT_S - 60,
     }
-    builder = sdk_builder()
-    builder.stdin.write(json.dumps(request) + "\n")
-    builder.stdin.flush()
-    returncode = json.loads(builder.stdout.readline())["returncode"]
+    returncode = sdk_builder().run(request)
     assert returncode == 0, (folder / "build.err").read_text()[-3000:]
     return json.loads((folder / "build.out").read_text().strip().splitlines()[-1])

@@ -4,7 +4,7 @@ runs each script it is asked for in a fork of itself, as `python script.py ARGS`
 Importing the SageMaker SDK costs 6-8 s per process; the session's ten SDK-built definitions paid it ten times.
 The parent only imports, so no build sees what another did (each runs in its own child, then exits).
 
-Protocol, one JSON line each way: {"script", "arguments", "cwd", "environment", "stdout", "stderr"} in,
+Protocol, one JSON line each way: {"script", "arguments", "cwd", "environment", "stdout", "stderr", "timeout_s"} in,
 {"returncode"} out. The process ends when its standard input closes (the test session ended).
 """
 
@@ -15,6 +15,7 @@ import importlib
 import json
 import os
 import runpy
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -40,6 +41,8 @@ def run_in_child(request: dict) -> int:
     if child == 0:
         code = 1
         try:
+            # A hung build ends itself (SIGALRM) before the test's own deadline kills the builder.
+            signal.alarm(request["timeout_s"])
             os.chdir(request["cwd"])
             os.environ.clear()
             os.environ.update(request["environment"])

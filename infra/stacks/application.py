@@ -5,6 +5,7 @@ infra/app.py checks the settings first, then builds this (loading the CDK costs 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from localsage.facts import kpi_schema
 from localsage.facts.config import LOCAL_ACCOUNT_ID, TOOLING_STAGE
 from localsage.kpi import queries as kpi_queries
 from stacks.cicd import CicdStack
-from stacks.ml_platform import STEP_IMAGE_DOCKERFILE
+from stacks.ml_platform import STEP_IMAGE_DOCKERFILE, ModelSource
 from stacks.stage import ApplicationParts, ApplicationStage
 
 
@@ -72,13 +73,18 @@ def build(root: Path, infra: Path, context: dict | None = None, outdir: str | No
         reader_accounts=config.target_accounts,
     )
     stages = {TOOLING_STAGE: tooling}
+    # QuickSight principals and the e-mail subscription belong to the tooling account, where models are approved.
+    target_parts = dataclasses.replace(parts, notification_email="", quicksight_principal_arns=())
+    # Stages need project.account, so the tooling account is known whenever there is a stage.
+    model_source = ModelSource(account or "", tooling.bucket_name)
     for stage in config.stages:
         stages[stage.name] = ApplicationStage(
             app,
             stage.name,
-            parts=parts,
-            env=cdk.Environment(account=stage.account, region=config.stage_region(stage)),
-            bucket_name=config.stage_bucket_name(stage),
+            parts=target_parts,
+            env=cdk.Environment(account=stage.account, region=config.region),
+            bucket_name=config.derived_bucket_name(stage.account),
+            model_source=model_source,
         )
     # Tags before the CI/CD stack: CDK Pipelines synthesizes the stages it deploys while it is built.
     for scope in stages.values():
@@ -98,9 +104,7 @@ def build(root: Path, infra: Path, context: dict | None = None, outdir: str | No
             analytics_reporting=False,
         )
         _tag(stacks["cicd"], config, chosen)
-    elif chosen.is_local:
-        notes.append(f"{names['cicd']} left out: CodePipeline and CodeBuild run only in AWS")
-    else:
+    elif not chosen.is_local:
         notes.append(
             f"{names['cicd']} left out: set source_connection_arn and source_repository "
             "(or codecommit_repository) in infra/cdk.json context"

@@ -36,6 +36,7 @@ PROMOTE_BUILDSPEC = "buildspec-promote.yaml"
 # Where `./dev synth` writes the assembly the pipeline deploys (relative to the repository root).
 ASSEMBLY_DIRECTORY = "infra/cdk.out"
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+ARTEFACT_DAYS = 30
 # What CDK's grants on the pipeline's artefact bucket and its KMS key hold.
 ARTEFACT_GRANT_ACTIONS = (
     "s3:GetBucket*",
@@ -61,7 +62,8 @@ def read_buildspec(root: Path, name: str) -> dict:
 
 
 def pinned_cdk_cli(root: Path) -> str:
-    """The CDK CLI version package.json pins: the pipeline's self-mutation and asset steps install the same."""
+    """The CDK CLI version package.json pins: the pipeline's self-mutation installs the same (its asset steps
+    install CDK's default, the latest cdk-assets)."""
     try:
         return json.loads((root / "package.json").read_text(encoding="utf-8"))["devDependencies"]["aws-cdk"]
     except (FileNotFoundError, KeyError, ValueError):
@@ -86,7 +88,7 @@ class CicdStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.root = root
         self.source_role: iam.Role | None = None
-        cross_account = any(stage.account != config.account for stage, _ in targets)
+        cross_account = bool(config.target_accounts)
         self.code_pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
@@ -96,6 +98,12 @@ class CicdStack(cdk.Stack):
             # Target accounts read the pipeline's artefacts (templates, assets manifests) through a KMS key.
             cross_account_keys=cross_account,
             enable_key_rotation=cross_account or None,
+        )
+        # CDK makes the bucket without a lifecycle: every run's assembly (the image's build context too) would stay.
+        bucket = self.code_pipeline.artifact_bucket.node.default_child
+        bucket.add_property_override(
+            "LifecycleConfiguration.Rules",
+            [{"Id": "expire-hand-over-artefacts", "Status": "Enabled", "ExpirationInDays": ARTEFACT_DAYS}],
         )
         source_output = codepipeline.Artifact("Source")
         self.code_pipeline.add_stage(stage_name="Source", actions=[self._source_action(source, source_output)])
@@ -301,7 +309,7 @@ class CicdStack(cdk.Stack):
         nag.acknowledge(
             self.code_pipeline.artifact_bucket,
             "S1",
-            "Holds only the pipeline's short-lived hand-over artefacts; CloudTrail data events cover audits.",
+            f"Holds only the pipeline's hand-over artefacts, expired after {ARTEFACT_DAYS} days; CloudTrail audits.",
         )
         nag.acknowledge_wildcards(
             self.pipeline.self_mutation_project,

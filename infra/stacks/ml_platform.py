@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -29,6 +30,19 @@ def step_image_excludes(root: Path) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a target stage's approved models come from: the tooling account and its artefact bucket."""
+
+    account: str
+    bucket_name: str
+
+
+def stable_artefacts(config: ProjectConfig) -> str:
+    """The keys the stable pipeline's jobs write (`<bucket>/<base>-stable...`)."""
+    return f"{config.pipeline_name('stable')}*"
+
+
 NONCURRENT_VERSION_DAYS = 90
 ARCHIVE_AFTER_DAYS = 180
 
@@ -42,10 +56,10 @@ class MlPlatformStack(cdk.Stack):
         construct_id: str,
         *,
         config: ProjectConfig,
-        account: str,
         bucket_name: str,
         step_image_root: Path | None,
         reader_accounts: list[str],
+        model_source: ModelSource | None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -79,17 +93,17 @@ class MlPlatformStack(cdk.Stack):
             else None
         )
         self.execution_role = self._execution_role(config)
+        if model_source:
+            self._read_stable_models_of(model_source, config)
         cdk.CfnOutput(self, "ArtifactBucketName", value=self.bucket.bucket_name)
         cdk.CfnOutput(self, "ExecutionRoleArn", value=self.execution_role.role_arn)
         if self.step_image:
             cdk.CfnOutput(self, "StepImageUri", value=self.step_image.image_uri)
 
     def _readers_policy(self, config: ProjectConfig, variant: str, reader_accounts: list[str]) -> dict | None:
-        """The stable group's resource policy: the target accounts may read its versions and deploy them.
-
-        Approving stays with this account; a target reads what was approved here (AWS's cross-account model
-        registry policy, minus UpdateModelPackage).
-        """
+        """The stable group's resource policy: the target accounts may read its versions (AWS's cross-account
+        model registry policy, without UpdateModelPackage, so approving stays with this account, and without
+        CreateModel: a version names this account's step image, which the targets cannot pull)."""
         if variant != "stable" or not reader_accounts:
             return None
         group = config.model_package_group(variant)
@@ -106,29 +120,47 @@ class MlPlatformStack(cdk.Stack):
                     "Resource": f"{sagemaker_arn}:model-package-group/{group}",
                 },
                 {
-                    "Sid": "TargetAccountsUseItsVersions",
+                    "Sid": "TargetAccountsReadItsVersions",
                     "Effect": "Allow",
                     "Principal": readers,
-                    "Action": [
-                        "sagemaker:DescribeModelPackage",
-                        "sagemaker:ListModelPackages",
-                        "sagemaker:CreateModel",
-                    ],
+                    "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
                     "Resource": f"{sagemaker_arn}:model-package/{group}/*",
                 },
             ],
         }
 
     def _let_readers_fetch_stable_artefacts(self, config: ProjectConfig, reader_accounts: list[str]) -> None:
-        """The stable pipeline's outputs (model.tar.gz, its code) are readable by the target accounts."""
+        """The stable pipeline's outputs (its jobs write under `<pipeline>-<job>/`, e.g. model.tar.gz under
+        `<base>-stable-train/`) are readable by the target accounts."""
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="TargetAccountsReadStableArtefacts",
                 principals=[iam.AccountPrincipal(account) for account in reader_accounts],
                 actions=["s3:GetObject"],
-                resources=[self.bucket.arn_for_objects(f"{config.pipeline_name('stable')}/*")],
+                resources=[self.bucket.arn_for_objects(stable_artefacts(config))],
             )
         )
+
+    def _read_stable_models_of(self, source: ModelSource, config: ProjectConfig) -> None:
+        """A target's role may read what the tooling account approved: cross-account access needs this side too."""
+        group = config.model_package_group("stable")
+        sagemaker_arn = f"arn:{cdk.Aws.PARTITION}:sagemaker:{cdk.Aws.REGION}:{source.account}"
+        artefacts = f"arn:{cdk.Aws.PARTITION}:s3:::{source.bucket_name}/{stable_artefacts(config)}"
+        versions = f"{sagemaker_arn}:model-package/{group}/*"
+        policy = iam.Policy(
+            self,
+            "ToolingModelsPolicy",
+            roles=[self.execution_role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadApprovedStableVersions",
+                    actions=["sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeModelPackage"],
+                    resources=[f"{sagemaker_arn}:model-package-group/{group}", versions],
+                ),
+                iam.PolicyStatement(sid="ReadStableArtefacts", actions=["s3:GetObject"], resources=[artefacts]),
+            ],
+        )
+        nag.acknowledge_wildcards(policy, [versions, artefacts], "The tooling account's stable versions and outputs.")
 
     def _artifact_bucket(self, name: str) -> s3.Bucket:
         bucket = s3.Bucket(

@@ -1,8 +1,8 @@
-"""One deployment of the project's stacks (ML platform, notifications, KPIs) into one account and region.
+"""One deployment of the project's stacks (ML platform, notifications, KPIs) into one account.
 
-The tooling account gets one, and each `[[stage]]` of project.toml another. Stack names are the same in every
-account, so every task (`upsert --aws`, `kpi-check --aws`) finds its stacks by name wherever it runs. The CI/CD
-pipeline deploys these stages in order; `deploy` deploys them from a laptop.
+The tooling account gets one, and each `[[stage]]` of project.toml another, with the same stack names (the
+CloudFormation names and logical ids of a project without stages are unchanged). The CI/CD pipeline deploys
+these stages in order; `deploy --aws` deploys them from a laptop.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from localsage.facts.config import ProjectConfig
 from localsage.facts.kpi_schema import KpiSchema
 from localsage.kpi.queries import NamedQuery
 from stacks.kpi import KpiStack
-from stacks.ml_platform import MlPlatformStack
+from stacks.ml_platform import MlPlatformStack, ModelSource
 from stacks.notifications import NotificationsStack
 
 
@@ -37,7 +37,8 @@ class ApplicationParts:
 
 
 class ApplicationStage(cdk.Stage):
-    """The project's stacks for one account; `reader_accounts` may use the models this account registers."""
+    """The project's stacks for one account: `reader_accounts` may read the stable models this account approves;
+    `model_source` is where a target stage reads them from."""
 
     def __init__(
         self,
@@ -48,11 +49,11 @@ class ApplicationStage(cdk.Stage):
         env: cdk.Environment,
         bucket_name: str,
         reader_accounts: list[str] | None = None,
+        model_source: ModelSource | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=env)
         config = parts.config
         names = config.stack_names
-        account = env.account or cdk.Aws.ACCOUNT_ID
         common = {
             "synthesizer": cdk.BootstraplessSynthesizer() if parts.local else None,
             "analytics_reporting": False,
@@ -63,10 +64,10 @@ class ApplicationStage(cdk.Stage):
             names["ml-platform"],
             stack_name=names["ml-platform"],
             config=config,
-            account=account,
             bucket_name=bucket_name,
             step_image_root=parts.step_image_root,
             reader_accounts=reader_accounts or [],
+            model_source=model_source,
             description=f"{config.pipeline_base_name}: artefact bucket, model package groups, SageMaker role",
             **common,
         )

@@ -57,7 +57,10 @@ class Assembly:
         for stack in self.stacks:
             if stack.name == name and stage in (None, stack.stage):
                 return stack
-        raise UserError(f"stack {name} is not in {self.outdir}: synthesized stacks are {self.names()}")
+        raise self.not_found(name)
+
+    def not_found(self, name: str) -> UserError:
+        return UserError(f"stack {name} is not in {self.outdir}: synthesized stacks are {self.names()}")
 
     def names(self) -> str:
         return ", ".join(stack.selector for stack in self.stacks)

@@ -133,7 +133,7 @@ def _selectors(assembly: cdk_cli.Assembly, names: dict[str, str], requested: lis
     selected = assembly.selected(chosen)
     missing = sorted(set(chosen) - {stack.name for stack in selected})
     if missing:
-        assembly.stack(missing[0])
+        raise assembly.not_found(missing[0])
     return [stack.selector for stack in selected]
 
 

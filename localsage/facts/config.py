@@ -53,14 +53,14 @@ MAX_STAGE_NAME = 20
 
 @dataclass(frozen=True)
 class DeploymentStage:
-    """A target account the CI/CD pipeline deploys the project's stacks to, after the tooling account.
+    """A target account the CI/CD pipeline deploys the project's stacks to, after the tooling account, in the
+    project's region (IAM role names are account-wide, and CodePipeline needs a support stack per extra region).
 
     Stages deploy in the order project.toml lists them; `approval` puts a manual approval before the stage.
     """
 
     name: str
     account: str
-    region: str = ""
     approval: bool = False
 
 
@@ -88,7 +88,12 @@ class ProjectConfig:
 
     def bucket_name(self, account: str) -> str:
         """The artefact bucket: the configured name, else `<base>-artifacts-<account>-<region>`."""
-        return self.artifact_bucket or f"{self.pipeline_base_name}-artifacts-{account}-{self.region}"
+        return self.artifact_bucket or self.derived_bucket_name(account)
+
+    def derived_bucket_name(self, account: str) -> str:
+        """`<base>-artifacts-<account>-<region>`: also every target stage's bucket (artifact_bucket is the tooling
+        account's)."""
+        return f"{self.pipeline_base_name}-artifacts-{account}-{self.region}"
 
     @property
     def sns_topic_name(self) -> str:
@@ -147,18 +152,10 @@ class ProjectConfig:
         """The project tags as the AWS APIs take them: `[{"Key": ..., "Value": ...}]`."""
         return [{"Key": key, "Value": value} for key, value in self.tags.items()]
 
-    def stage_region(self, stage: DeploymentStage) -> str:
-        return stage.region or self.region
-
-    def stage_bucket_name(self, stage: DeploymentStage) -> str:
-        """A target stage's artefact bucket: always derived, as an explicit artifact_bucket is the tooling one's."""
-        return f"{self.pipeline_base_name}-artifacts-{stage.account}-{self.stage_region(stage)}"
-
     @property
     def target_accounts(self) -> list[str]:
-        """The stage accounts other than the tooling account, each once, in stage order."""
-        accounts = [stage.account for stage in self.stages if stage.account != self.account]
-        return list(dict.fromkeys(accounts))
+        """The stages' accounts, in stage order (each differs from the tooling account and from the others)."""
+        return [stage.account for stage in self.stages]
 
     def bucket_location(self) -> dict:
         """CreateBucket's location argument: none in us-east-1 (S3 refuses it there), the region elsewhere."""
@@ -212,9 +209,9 @@ def derived_names(config: ProjectConfig, local_account: str = LOCAL_ACCOUNT_ID) 
         "execution_role": config.execution_role_name,
         "step_image_repository": config.step_image_repository,
         "stacks": list(config.stack_names.values()),
-        "stages": [TOOLING_STAGE]
+        "stages": [f"{TOOLING_STAGE} (the account above)"]
         + [
-            f"{stage.name} ({stage.account} {config.stage_region(stage)}"
+            f"{stage.name} ({stage.account}, bucket {config.derived_bucket_name(stage.account)}"
             f"{', after a manual approval' if stage.approval else ''})"
             for stage in config.stages
         ],
@@ -250,7 +247,8 @@ def load(root: Path | None = None) -> ProjectConfig:
 def from_mapping(raw: dict, source: str = CONFIG_FILE) -> ProjectConfig:
     tables = {"project": ProjectConfig, "emulator": EmulatorSettings, "stage": DeploymentStage}
     known = "; ".join(
-        f"[{name}] ({', '.join(f.name for f in fields(kind) if f.name not in NESTED_FIELDS)})"
+        f"{'[[stage]]' if name == 'stage' else f'[{name}]'} "
+        f"({', '.join(f.name for f in fields(kind) if f.name not in NESTED_FIELDS)})"
         for name, kind in tables.items()
     )
     unknown = sorted(set(raw) - set(tables))
@@ -331,10 +329,10 @@ def validate(config: ProjectConfig, source: str = CONFIG_FILE) -> None:
 
 
 def _validate_stages(config: ProjectConfig, fail) -> None:
-    """Names usable in CDK ids, one stage per account and region, and a tooling account to deploy from."""
+    """Names usable in CDK ids, one stage per account, and a tooling account to deploy from."""
     if config.stages and not config.account:
         fail("project.account", "", "stages deploy from the tooling account: set its 12-digit id")
-    places = {(config.account, config.region): "the tooling account"}
+    accounts = {config.account: "the tooling account"}
     names: set[str] = set()
     for index, stage in enumerate(config.stages):
         field = f"stage[{index}]"
@@ -351,23 +349,20 @@ def _validate_stages(config: ProjectConfig, fail) -> None:
         names.add(stage.name)
         if not _ACCOUNT.match(stage.account):
             fail(f"{field}.account", stage.account, "use the stage's 12-digit AWS account id")
-        if stage.region and not _REGION.match(stage.region):
-            fail(f"{field}.region", stage.region, "use an AWS region code such as eu-west-1, or leave it out")
-        problem = bucket_name_problem(config.stage_bucket_name(stage))
-        if problem:
-            fail(
-                f"derived artifact bucket of {field}",
-                config.stage_bucket_name(stage),
-                f"{problem} (shorten pipeline_base_name)",
-            )
-        place = (stage.account, config.stage_region(stage))
-        if place in places:
+        if stage.account in accounts:
             fail(
                 f"{field}.account",
                 stage.account,
-                f"{places[place]} already deploys to this account and region (the stacks' names would collide)",
+                f"{accounts[stage.account]} already deploys there (the stacks and the role would collide)",
             )
-        places[place] = f"stage {stage.name}"
+        accounts[stage.account] = f"stage {stage.name}"
+        problem = bucket_name_problem(config.derived_bucket_name(stage.account))
+        if problem:
+            fail(
+                f"derived artifact bucket of {field}",
+                config.derived_bucket_name(stage.account),
+                f"{problem} (shorten pipeline_base_name)",
+            )
 
 
 def bucket_name_problem(name: str) -> str | None:

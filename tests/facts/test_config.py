@@ -69,13 +69,16 @@ STAGING = '[[stage]]\nname = "staging"\naccount = "222222222222"\n'
         (TOOLING + '[[stage]]\naccount = "333333333333"\n', "stage[0].name is missing"),
         (TOOLING + '[[stage]]\nname = "Prod"\naccount = "333333333333"\n', "stage[0].name 'Prod' is invalid"),
         (TOOLING + '[[stage]]\nname = "prod"\naccount = "3"\n', "stage[0].account '3' is invalid"),
-        (TOOLING + '[[stage]]\nname = "p"\naccount = "333333333333"\nregion = "x"\n', "stage[0].region 'x'"),
+        (
+            TOOLING + '[[stage]]\nname = "p"\naccount = "333333333333"\nregion = "eu-west-1"\n',
+            "unknown key stage[0].region",
+        ),
         (TOOLING + '[[stage]]\nname = "p"\naccount = "333333333333"\napproval = "yes"\n', "true or false"),
         (TOOLING + '[[stage]]\nname = "p"\naccount = "333333333333"\nowner = "me"\n', "unknown key stage[0].owner"),
         (TOOLING + '[[stage]]\nname = "p"\naccount = "111111111111"\n', "the tooling account already deploys"),
         (
             TOOLING + STAGING + STAGING.replace("staging", "qa"),
-            "stage[1].account '222222222222' is invalid: stage staging",
+            "stage[1].account '222222222222' is invalid: stage staging already deploys there",
         ),
         (
             TOOLING + STAGING + STAGING.replace("222", "444"),
@@ -113,16 +116,12 @@ def test_a_remote_localstack_endpoint_is_refused(project_root):
 
 
 def test_stages_keep_their_order_and_survive_a_rewrite(project_root):
-    text = (
-        TOOLING
-        + STAGING
-        + '[[stage]]\nname = "prod"\naccount = "333333333333"\nregion = "eu-west-1"\napproval = true\n'
-    )
+    text = TOOLING + STAGING + '[[stage]]\nname = "prod"\naccount = "333333333333"\napproval = true\n'
     (project_root / "project.toml").write_text(text)
     loaded = config.load(project_root)
-    assert [(stage.name, loaded.stage_region(stage), stage.approval) for stage in loaded.stages] == [
-        ("staging", "us-east-1", False),
-        ("prod", "eu-west-1", True),
+    assert [(stage.name, stage.account, stage.approval) for stage in loaded.stages] == [
+        ("staging", "222222222222", False),
+        ("prod", "333333333333", True),
     ]
     assert loaded.target_accounts == ["222222222222", "333333333333"]
     config.write(loaded, project_root)

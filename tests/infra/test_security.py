@@ -11,12 +11,20 @@ import pytest
 from infra_support import FULL_CONTEXT, REPO, STAGES
 
 FORBIDDEN_POLICY_NAMES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
-# cfn-lint findings we accept, each with the reason.
-ACCEPTED_CFN_LINT_WARNINGS = {
-    "W3005": "CDK writes a DependsOn on the CodePipeline role that a GetAtt already implies (harmless, generated).",
-    "E3703": "A style rule (prefer Fn::Sub to Fn::Join): CDK Pipelines joins each stage's CloudFormation role ARN "
-    "with the partition; CloudFormation evaluates both forms alike.",
+# cfn-lint findings we accept (rule id and the start of its message), each with the reason.
+ACCEPTED_CFN_LINT_FINDINGS = {
+    ("W3005", ""): "CDK writes a DependsOn on the CodePipeline role that a GetAtt already implies (harmless).",
+    ("E3703", "Prefer using Fn::Sub over Fn::Join"): "Of E3703's checks on CodePipeline actions, only its style "
+    "advice: CDK Pipelines joins each stage's CloudFormation role ARN with the partition, which CloudFormation "
+    "evaluates as Fn::Sub would.",
 }
+
+
+def accepted(finding: dict) -> bool:
+    return any(
+        finding["Rule"]["Id"] == rule and finding["Message"].startswith(start)
+        for rule, start in ACCEPTED_CFN_LINT_FINDINGS
+    )
 
 
 def test_every_stack_passes_cdk_nag(synthesized):
@@ -29,13 +37,16 @@ def test_every_stack_passes_cdk_nag(synthesized):
     assert [violation for plugin in report["pluginReports"] for violation in plugin["violations"]] == []
 
 
-def test_cdk_nag_is_active_on_the_project_app(app_module, tmp_path):
+@pytest.mark.parametrize("part", ["cicd", "ml-platform"])
+def test_cdk_nag_is_active_on_the_project_app(app_module, tmp_path, part):
     """A public, unencrypted bucket added to the real app must stop synth: the pack is wired in, not decorative.
-    (Into the cicd stack: CDK Pipelines has already synthesized the stages it deploys.)"""
+    In the cicd stack, and in a stage's stack (built without a source: CDK Pipelines synthesizes the stages it
+    deploys while it is built, after which they cannot change)."""
     from aws_cdk import aws_s3 as s3
 
-    built = app_module.build(REPO, context=FULL_CONTEXT, outdir=str(tmp_path))
-    s3.Bucket(built.stacks["cicd"], "Careless", block_public_access=s3.BlockPublicAccess(block_public_acls=False))
+    context = FULL_CONTEXT if part == "cicd" else {}
+    built = app_module.build(REPO, context=context, outdir=str(tmp_path))
+    s3.Bucket(built.stacks[part], "Careless", block_public_access=s3.BlockPublicAccess(block_public_acls=False))
     with pytest.raises(Exception, match="ValidationFailed"):
         built.app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text(encoding="utf-8"))
@@ -50,11 +61,7 @@ def test_cfn_lint_finds_no_errors(template_files):
     )
     assert finished.stdout.strip(), f"cfn-lint printed no report: {finished.stderr[-500:]}"
     findings = json.loads(finished.stdout)
-    unexpected = [
-        f"{Path(f['Filename']).name}: {f['Rule']['Id']} {f['Message']}"
-        for f in findings
-        if f["Rule"]["Id"] not in ACCEPTED_CFN_LINT_WARNINGS
-    ]
+    unexpected = [f"{Path(f['Filename']).name}: {f['Rule']['Id']} {f['Message']}" for f in findings if not accepted(f)]
     assert unexpected == []
     assert len(template_files) == 1 + 3 * (1 + len(STAGES)), "cicd, and three stacks per account"
 

@@ -26,6 +26,15 @@ def _statements(synthesized, part: str) -> list[dict]:
     ]
 
 
+def _statements_of(template: dict) -> list[dict]:
+    return [
+        statement
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
 def _actions(statement: dict) -> list[str]:
     actions = statement["Action"]
     return [actions] if isinstance(actions, str) else actions
@@ -274,35 +283,51 @@ def test_the_promotion_step_may_upsert_and_explain_kpis_and_nothing_broader(synt
         assert not any(action.endswith(":*") or action == "*" for action in _actions(statement)), statement
 
 
-def test_target_accounts_may_read_and_deploy_the_stable_models_of_the_tooling_account(synthesized):
-    readers = [f"arn:${{AWS::Partition}}:iam::{account}:root" for _, account, _ in STAGES]
+def test_target_accounts_may_read_the_stable_models_the_tooling_account_approves(synthesized):
+    """Cross-account access needs both sides: the tooling account's resource policies, each target role's own."""
     groups = synthesized.resources("ml-platform", "AWS::SageMaker::ModelPackageGroup").values()
     policies = {
-        group["Properties"]["ModelPackageGroupName"]: group["Properties"].get("ModelPackageGroupPolicy")
-        for group in groups
+        g["Properties"]["ModelPackageGroupName"]: g["Properties"].get("ModelPackageGroupPolicy") for g in groups
     }
     assert policies[CONFIG.model_package_group("experimental")] is None
     stable = policies[CONFIG.model_package_group("stable")]
     granted = {action for statement in stable["Statement"] for action in statement["Action"]}
     assert granted == {
-        "sagemaker:DescribeModelPackageGroup",
-        "sagemaker:DescribeModelPackage",
-        "sagemaker:ListModelPackages",
-        "sagemaker:CreateModel",
-    }
-    principals = json.dumps([statement["Principal"] for statement in stable["Statement"]])
-    assert all(account in principals for _, account, _ in STAGES) and len(readers) == len(STAGES)
+        "sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"
+    }, "reading only: approving stays in the tooling account"  # fmt: skip
+    for statement in stable["Statement"]:
+        principals = statement["Principal"]["AWS"]
+        assert len(principals) == len(STAGES)
+        for (_, account, _), principal in zip(STAGES, principals, strict=True):
+            assert json.dumps(principal).endswith(f':iam::{account}:root"]]}}'), principal
     (bucket_policy,) = synthesized.resources("ml-platform", "AWS::S3::BucketPolicy").values()
-    reads = [
-        s
-        for s in bucket_policy["Properties"]["PolicyDocument"]["Statement"]
-        if s.get("Sid") == "TargetAccountsReadStableArtefacts"
-    ]
-    assert len(reads) == 1 and _actions(reads[0]) == ["s3:GetObject"]
-    assert json.dumps(reads[0]["Resource"]).endswith(f'/{CONFIG.pipeline_name("stable")}/*"]]}}')
+    statements = bucket_policy["Properties"]["PolicyDocument"]["Statement"]
+    (reads,) = [s for s in statements if s.get("Sid") == "TargetAccountsReadStableArtefacts"]
+    assert _actions(reads) == ["s3:GetObject"]
+    # The stable pipeline's jobs write under <base>-stable-<job>/ (model.tar.gz under <base>-stable-train/).
+    assert json.dumps(reads["Resource"]).endswith(f'/{CONFIG.pipeline_name("stable")}*"]]}}')
     for name, _, _ in STAGES:
-        assert "ModelPackageGroupPolicy" not in json.dumps(synthesized.templates[f"{name}/ml-platform"]), name
-        assert '"Key": "project"' in json.dumps(synthesized.templates[f"{name}/ml-platform"]), "stages are tagged"
+        staged = synthesized.templates[f"{name}/ml-platform"]
+        assert "ModelPackageGroupPolicy" not in json.dumps(staged), name
+        assert '"Key": "project"' in json.dumps(staged), "stages are tagged"
+        own = {s["Sid"]: s for s in _statements_of(staged) if s.get("Sid")}
+        assert "111111111111" in json.dumps(own["ReadApprovedStableVersions"]["Resource"])
+        assert json.dumps(own["ReadStableArtefacts"]["Resource"]).endswith(f'/{CONFIG.pipeline_name("stable")}*"]]}}')
+
+
+def test_the_tooling_accounts_quicksight_and_email_stay_in_the_tooling_account(synthesized):
+    assert "QuickSight" in json.dumps(synthesized.templates["kpi"])
+    assert "AWS::SNS::Subscription" in json.dumps(synthesized.templates["notifications"])
+    for name, _, _ in STAGES:
+        assert "AWS::QuickSight" not in json.dumps(synthesized.templates[f"{name}/kpi"]), name
+        assert "AWS::SNS::Subscription" not in json.dumps(synthesized.templates[f"{name}/notifications"]), name
+
+
+def test_the_pipelines_artefacts_expire(synthesized):
+    synthesized.template("cicd").has_resource_properties(
+        "AWS::S3::Bucket",
+        {"LifecycleConfiguration": {"Rules": [Match.object_like({"Status": "Enabled", "ExpirationInDays": 30})]}},
+    )
 
 
 def test_a_codeconnections_arn_is_usable_by_the_source_action(synthesized, app_module, tmp_path):
