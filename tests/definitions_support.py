@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -135,11 +136,11 @@ class SdkBuilder:
             "SAGEMAKER_USER_CONFIG_OVERRIDE": str(telemetry_off(self.home)),
             "HOME": str(self.home),
         }
-        self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("sdk_builder.py"))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=(self.home / "builder.err").open("w"), text=True,
-            env=environment,
-        )  # fmt: skip
+        with (self.home / "builder.err").open("w") as errors:
+            self.process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("sdk_builder.py"))],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True, env=environment,
+            )  # fmt: skip
         assert self.answer().get("ready"), "the SDK builder did not start"
 
     def answer(self) -> dict:
@@ -148,6 +149,7 @@ class SdkBuilder:
         line = self.process.stdout.readline() if ready else ""
         if not line:
             self.process.kill()
+            self.process.wait()
             errors = (self.home / "builder.err").read_text()[-3000:]
             raise AssertionError(f"the SDK builder gave no answer within {BUILD_TIMEOUT_S} s: {errors}")
         return json.loads(line)
@@ -189,5 +191,8 @@ def sdk_build(folder: Path, script: Path, *arguments: str) -> dict:
         "timeout_s": BUILD_TIMEOUT_S - 60,
     }
     returncode = sdk_builder().run(request)
-    assert returncode == 0, (folder / "build.err").read_text()[-3000:]
+    timed_out = f"timed out after {request['timeout_s']} s; " if returncode == -signal.SIGALRM else ""
+    assert returncode == 0, (
+        f"{script.name} exited {returncode}: {timed_out}{(folder / 'build.err').read_text()[-3000:]}"
+    )
     return json.loads((folder / "build.out").read_text().strip().splitlines()[-1])

@@ -75,9 +75,9 @@ def build(root: Path, infra: Path, context: dict | None = None, outdir: str | No
     stages = {TOOLING_STAGE: tooling}
     # QuickSight principals and the e-mail subscription belong to the tooling account, where models are approved.
     target_parts = dataclasses.replace(parts, notification_email="", quicksight_principal_arns=())
-    # Stages need project.account, so the tooling account is known whenever there is a stage.
-    model_source = ModelSource(account or "", tooling.bucket_name)
     for stage in config.stages:
+        # Stages need project.account (config.validate): the tooling account in AWS, also in a local synth.
+        model_source = ModelSource(config.account, config.bucket_name(config.account))
         stages[stage.name] = ApplicationStage(
             app,
             stage.name,

@@ -101,9 +101,9 @@ class MlPlatformStack(cdk.Stack):
             cdk.CfnOutput(self, "StepImageUri", value=self.step_image.image_uri)
 
     def _readers_policy(self, config: ProjectConfig, variant: str, reader_accounts: list[str]) -> dict | None:
-        """The stable group's resource policy: the target accounts may read its versions (AWS's cross-account
-        model registry policy, without UpdateModelPackage, so approving stays with this account, and without
-        CreateModel: a version names this account's step image, which the targets cannot pull)."""
+        """The stable group's resource policy: the target accounts may describe it and its versions (the reads of
+        AWS's cross-account model registry policy: not UpdateModelPackage, so approving stays with this account,
+        and not CreateModel, as a version names this account's step image, which the targets cannot pull)."""
         if variant != "stable" or not reader_accounts:
             return None
         group = config.model_package_group(variant)
@@ -123,7 +123,7 @@ class MlPlatformStack(cdk.Stack):
                     "Sid": "TargetAccountsReadItsVersions",
                     "Effect": "Allow",
                     "Principal": readers,
-                    "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
+                    "Action": ["sagemaker:DescribeModelPackage"],
                     "Resource": f"{sagemaker_arn}:model-package/{group}/*",
                 },
             ],

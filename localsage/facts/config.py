@@ -421,6 +421,11 @@ def _stages(raw: object, source: str) -> tuple[DeploymentStage, ...]:
         raise UserError(f"{source}: stages are [[stage]] tables (two brackets), one per target account")
     stages = []
     for index, table in enumerate(raw):
+        if "region" in table:
+            raise UserError(
+                f"{source}: stage[{index}].region: every stage deploys in project.region (another region would need "
+                "CodePipeline's cross-region support stacks); remove it"
+            )
         _reject_unknown(table, DeploymentStage, source, f"stage[{index}]")
         missing = [key for key in ("name", "account") if key not in table]
         if missing:

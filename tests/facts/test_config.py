@@ -71,7 +71,7 @@ STAGING = '[[stage]]\nname = "staging"\naccount = "222222222222"\n'
         (TOOLING + '[[stage]]\nname = "prod"\naccount = "3"\n', "stage[0].account '3' is invalid"),
         (
             TOOLING + '[[stage]]\nname = "p"\naccount = "333333333333"\nregion = "eu-west-1"\n',
-            "unknown key stage[0].region",
+            "stage[0].region: every stage deploys in project.region",
         ),
         (TOOLING + '[[stage]]\nname = "p"\naccount = "333333333333"\napproval = "yes"\n', "true or false"),
         (TOOLING + '[[stage]]\nname = "p"\naccount = "333333333333"\nowner = "me"\n', "unknown key stage[0].owner"),
