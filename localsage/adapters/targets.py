@@ -66,10 +66,21 @@ class Target:
                 self._cache[service] = session.client(service)
             return self._cache[service]
 
-    def warm_up(self, services: Iterable[str]) -> None:
+    def warm_up(self, services: Iterable[str]) -> threading.Thread:
         """Create these clients in the background: each costs tens of milliseconds of CPU, which the time a run
         spends waiting for its steps has to spare."""
-        threading.Thread(target=lambda: [self.client(name) for name in services], name="clients", daemon=True).start()
+        thread = threading.Thread(target=self._make_clients, args=(list(services),), name="clients", daemon=True)
+        thread.start()
+        return thread
+
+    def _make_clients(self, services: list[str]) -> None:
+        for name in services:
+            try:
+                self.client(name)
+            except Exception:
+                # Only an early start: a client not made here (e.g. botocore read os.environ while another
+                # thread changed it) is made on first use, in the caller's thread, where an error is reported.
+                continue
 
     def ensure_bucket(self) -> None:
         """Create the artefact bucket in the emulator when missing; in AWS the ML platform stack owns it."""
