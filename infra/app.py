@@ -23,26 +23,21 @@ from localsage.facts import config as project_config  # noqa: E402
 from localsage.facts.cdk_context import NOTE_PREFIX  # noqa: E402
 
 
-def check_settings(root: Path, context: dict | None = None) -> None:
-    """project.toml and the context (cdk.json's, then `context`, then CDK_CONTEXT_JSON, as the CDK merges them),
-    checked before the CDK loads: a mistake then costs no jsii start-up."""
-    project_config.load(root)
-    merged = {
-        **infra_settings.cdk_json_context(INFRA.parent),
-        **(context or {}),
-        **json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}"),
-    }
-    infra_settings.check_keys(merged)
-    infra_settings.from_context(merged.get)
-
-
 def build(root: Path | None = None, context: dict | None = None, outdir: str | None = None):
-    """Every stack of the project (not yet synthesized): `stacks.application.BuiltApp`."""
+    """Every stack of the project (not yet synthesized): `stacks.application.BuiltApp`.
+
+    project.toml and the context (cdk.json's, then `context`, then CDK_CONTEXT_JSON, as the CDK merges them) are
+    read and checked before the CDK loads, so a mistake costs no jsii start-up; the build gets them as read.
+    """
     root = root or project_config.project_root(INFRA)
-    check_settings(root, context)
+    config = project_config.load(root)
+    app_context = {**infra_settings.cdk_json_context(INFRA.parent), **(context or {})}
+    merged = {**app_context, **json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}")}
+    infra_settings.check_keys(merged)
+    chosen = infra_settings.from_context(merged.get)
     from stacks.application import build as build_application
 
-    return build_application(root, INFRA, context, outdir)
+    return build_application(root, INFRA, config, chosen, app_context, outdir)
 
 
 def main() -> int:

@@ -34,16 +34,21 @@ class BuiltApp:
     notes: list[str] = field(default_factory=list)
 
 
-def build(root: Path, infra: Path, context: dict | None = None, outdir: str | None = None) -> BuiltApp:
-    """Build every stage and the CI/CD stack (not yet synthesized); `context` is applied over cdk.json's."""
-    config = project_config.load(root)
-    context = {**infra_settings.cdk_json_context(infra.parent), **(context or {})}
+def build(
+    root: Path,
+    infra: Path,
+    config: project_config.ProjectConfig,
+    chosen: infra_settings.InfraSettings,
+    context: dict,
+    outdir: str | None = None,
+) -> BuiltApp:
+    """Build every stage and the CI/CD stack (not yet synthesized) from the checked settings; `context` is the
+    app's (cdk.json's and the caller's; the CDK adds CDK_CONTEXT_JSON, which `chosen` already holds)."""
     app = cdk.App(
         context=context,
         outdir=outdir or os.environ.get("CDK_OUTDIR") or str(infra / "cdk.out"),
         analytics_reporting=False,
     )
-    chosen = infra_settings.from_context(app.node.try_get_context)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     account = _account(config, chosen)
     names = config.stack_names
@@ -64,20 +69,21 @@ def build(root: Path, infra: Path, context: dict | None = None, outdir: str | No
         step_image_root=step_image_root,
         local=chosen.is_local,
     )
+    tooling_environment = cdk.Environment(account=account, region=config.region)
     tooling = ApplicationStage(
         app,
         TOOLING_STAGE,
         parts=parts,
-        env=cdk.Environment(account=account, region=config.region),
+        env=tooling_environment,
         bucket_name=config.bucket_name(account or cdk.Aws.ACCOUNT_ID),
         reader_accounts=config.target_accounts,
     )
     stages = {TOOLING_STAGE: tooling}
     # QuickSight principals and the e-mail subscription belong to the tooling account, where models are approved.
     target_parts = dataclasses.replace(parts, notification_email="", quicksight_principal_arns=())
+    # Stages need project.account (config.validate): the tooling account in AWS, also in a local synth.
+    model_source = ModelSource(config.account, config.bucket_name(config.account))
     for stage in config.stages:
-        # Stages need project.account (config.validate): the tooling account in AWS, also in a local synth.
-        model_source = ModelSource(config.account, config.bucket_name(config.account))
         stages[stage.name] = ApplicationStage(
             app,
             stage.name,
@@ -99,7 +105,7 @@ def build(root: Path, infra: Path, context: dict | None = None, outdir: str | No
             source=chosen.source,
             tooling=tooling,
             targets=[(stage, stages[stage.name]) for stage in config.stages],
-            env=cdk.Environment(account=account, region=config.region),
+            env=tooling_environment,
             description=f"{config.pipeline_base_name}: CDK Pipelines deploying every stage, running ./dev tasks",
             analytics_reporting=False,
         )

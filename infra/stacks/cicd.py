@@ -251,6 +251,18 @@ class CicdStack(cdk.Stack):
             ),
         ]
 
+    def _build_outputs(self, log_group: str, report_group: str) -> list[str]:
+        """The ARNs of CodeBuild's log groups (`/aws/codebuild/<log_group>`) and report groups, as CDK grants them."""
+        return [
+            self.format_arn(
+                service="logs",
+                resource="log-group",
+                resource_name=f"/aws/codebuild/{log_group}",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            ),
+            self.format_arn(service="codebuild", resource="report-group", resource_name=report_group),
+        ]
+
     def _acknowledge_generated_findings(self, promote: pipelines.CodeBuildStep) -> None:
         """What cdk-nag finds in the roles and projects CDK Pipelines generates, each accepted with its reason."""
         for path, reason in self.promotion_wildcards.items():
@@ -272,31 +284,15 @@ class CicdStack(cdk.Stack):
                 "CDK's read/write grant on this pipeline's own artefact bucket and its key (the only resources).",
             )
         for project in projects:
-            build_logs = self.format_arn(
-                service="logs",
-                resource="log-group",
-                resource_name=f"/aws/codebuild/{project.project_name}:*",
-                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-            )
-            reports = self.format_arn(
-                service="codebuild", resource="report-group", resource_name=f"{project.project_name}-*"
-            )
             nag.acknowledge_wildcards(
-                project, [build_logs, reports], "CDK scopes each build's log streams and test reports to its project."
+                project,
+                self._build_outputs(f"{project.project_name}:*", f"{project.project_name}-*"),
+                "CDK scopes each build's log streams and test reports to its project.",
             )
         for role in asset_roles:
             nag.acknowledge_wildcards(
                 role,
-                [
-                    self.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="/aws/codebuild/*",
-                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                    ),
-                    self.format_arn(service="codebuild", resource="report-group", resource_name="*"),
-                    "*",
-                ],
+                [*self._build_outputs("*", "*"), "*"],
                 "The asset projects' shared role: CDK Pipelines names the projects itself, and grants starting "
                 "their builds (codebuild:StartBuild, BatchGetBuilds, StopBuild) on every project.",
             )

@@ -38,6 +38,13 @@ class ModelSource:
     bucket_name: str
 
 
+def registry_arns(config: ProjectConfig, variant: str, account: str) -> tuple[str, str]:
+    """A variant's model package group ARN and the pattern of its versions' ARNs, in `account`."""
+    sagemaker_arn = f"arn:{cdk.Aws.PARTITION}:sagemaker:{cdk.Aws.REGION}:{account}"
+    group = config.model_package_group(variant)
+    return f"{sagemaker_arn}:model-package-group/{group}", f"{sagemaker_arn}:model-package/{group}/*"
+
+
 def stable_artefacts(config: ProjectConfig) -> str:
     """The keys the stable pipeline's jobs write (`<bucket>/<base>-stable...`)."""
     return f"{config.pipeline_name('stable')}*"
@@ -106,8 +113,7 @@ class MlPlatformStack(cdk.Stack):
         and not CreateModel, as a version names this account's step image, which the targets cannot pull)."""
         if variant != "stable" or not reader_accounts:
             return None
-        group = config.model_package_group(variant)
-        sagemaker_arn = f"arn:{cdk.Aws.PARTITION}:sagemaker:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}"
+        group, versions = registry_arns(config, variant, cdk.Aws.ACCOUNT_ID)
         readers = {"AWS": [f"arn:{cdk.Aws.PARTITION}:iam::{account}:root" for account in reader_accounts]}
         return {
             "Version": "2012-10-17",
@@ -117,14 +123,14 @@ class MlPlatformStack(cdk.Stack):
                     "Effect": "Allow",
                     "Principal": readers,
                     "Action": ["sagemaker:DescribeModelPackageGroup"],
-                    "Resource": f"{sagemaker_arn}:model-package-group/{group}",
+                    "Resource": group,
                 },
                 {
                     "Sid": "TargetAccountsReadItsVersions",
                     "Effect": "Allow",
                     "Principal": readers,
                     "Action": ["sagemaker:DescribeModelPackage"],
-                    "Resource": f"{sagemaker_arn}:model-package/{group}/*",
+                    "Resource": versions,
                 },
             ],
         }
@@ -143,10 +149,8 @@ class MlPlatformStack(cdk.Stack):
 
     def _read_stable_models_of(self, source: ModelSource, config: ProjectConfig) -> None:
         """A target's role may read what the tooling account approved: cross-account access needs this side too."""
-        group = config.model_package_group("stable")
-        sagemaker_arn = f"arn:{cdk.Aws.PARTITION}:sagemaker:{cdk.Aws.REGION}:{source.account}"
+        group, versions = registry_arns(config, "stable", source.account)
         artefacts = f"arn:{cdk.Aws.PARTITION}:s3:::{source.bucket_name}/{stable_artefacts(config)}"
-        versions = f"{sagemaker_arn}:model-package/{group}/*"
         policy = iam.Policy(
             self,
             "ToolingModelsPolicy",
@@ -155,7 +159,7 @@ class MlPlatformStack(cdk.Stack):
                 iam.PolicyStatement(
                     sid="ReadApprovedStableVersions",
                     actions=["sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeModelPackage"],
-                    resources=[f"{sagemaker_arn}:model-package-group/{group}", versions],
+                    resources=[group, versions],
                 ),
                 iam.PolicyStatement(sid="ReadStableArtefacts", actions=["s3:GetObject"], resources=[artefacts]),
             ],
@@ -207,7 +211,6 @@ class MlPlatformStack(cdk.Stack):
         )
         partition, region, account = cdk.Aws.PARTITION, cdk.Aws.REGION, cdk.Aws.ACCOUNT_ID
         sagemaker_arn = f"arn:{partition}:sagemaker:{region}:{account}"
-        groups = [config.model_package_group(variant) for variant in VARIANTS]
         pipeline_arns = [
             *(f"{sagemaker_arn}:pipeline/{config.pipeline_name(v)}" for v in VARIANTS),
             *(f"{sagemaker_arn}:pipeline/{config.pipeline_name(v)}/*" for v in VARIANTS),
@@ -224,10 +227,8 @@ class MlPlatformStack(cdk.Stack):
             f"{sagemaker_arn}:experiment-trial/*",
             f"{sagemaker_arn}:experiment-trial-component/*",
         ]
-        registry_arns = [
-            *(f"{sagemaker_arn}:model-package-group/{group}" for group in groups),
-            *(f"{sagemaker_arn}:model-package/{group}/*" for group in groups),
-        ]
+        registries = [registry_arns(config, variant, account) for variant in VARIANTS]
+        registry = [group for group, _ in registries] + [versions for _, versions in registries]
         log_arns = [f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/*"]
         bucket_objects = self.bucket.arn_for_objects("*")
         statements = [
@@ -265,7 +266,7 @@ class MlPlatformStack(cdk.Stack):
                     "sagemaker:DescribeModelPackageGroup",
                     "sagemaker:AddTags",
                 ],
-                resources=registry_arns,
+                resources=registry,
             ),
             iam.PolicyStatement(
                 sid="PipelineExperiments",
@@ -305,7 +306,7 @@ class MlPlatformStack(cdk.Stack):
         nag.acknowledge_wildcards(
             policy, pipeline_arns, "Executions of the project's two pipelines and the jobs (pipelines-*) they start."
         )
-        nag.acknowledge_wildcards(policy, registry_arns, "Versions of the project's two model package groups.")
+        nag.acknowledge_wildcards(policy, registry, "Versions of the project's two model package groups.")
         nag.acknowledge_wildcards(
             policy, experiment_arns, "Trials and trial components of the two pipelines' experiments, one per run."
         )

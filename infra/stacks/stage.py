@@ -53,46 +53,46 @@ class ApplicationStage(cdk.Stage):
     ) -> None:
         super().__init__(scope, construct_id, env=env)
         config = parts.config
-        names = config.stack_names
-        common = {
-            "synthesizer": cdk.BootstraplessSynthesizer() if parts.local else None,
-            "analytics_reporting": False,
-        }
         self.bucket_name = bucket_name
-        platform = MlPlatformStack(
-            self,
-            names["ml-platform"],
-            stack_name=names["ml-platform"],
-            config=config,
+
+        def stack(kind: type[cdk.Stack], part: str, what: str, **properties) -> cdk.Stack:
+            name = config.stack_names[part]
+            return kind(
+                self,
+                name,
+                stack_name=name,
+                config=config,
+                description=f"{config.pipeline_base_name}: {what}",
+                synthesizer=cdk.BootstraplessSynthesizer() if parts.local else None,
+                analytics_reporting=False,
+                **properties,
+            )
+
+        platform = stack(
+            MlPlatformStack,
+            "ml-platform",
+            "artefact bucket, model package groups, SageMaker role",
             bucket_name=bucket_name,
             step_image_root=parts.step_image_root,
             reader_accounts=reader_accounts or [],
             model_source=model_source,
-            description=f"{config.pipeline_base_name}: artefact bucket, model package groups, SageMaker role",
-            **common,
         )
-        notifications = NotificationsStack(
-            self,
-            names["notifications"],
-            stack_name=names["notifications"],
-            config=config,
+        notifications = stack(
+            NotificationsStack,
+            "notifications",
+            "model package approvals to an SNS topic",
             notify_experimental=parts.notify_experimental,
             email=parts.notification_email,
-            description=f"{config.pipeline_base_name}: model package approvals to an SNS topic",
-            **common,
         )
-        kpi = KpiStack(
-            self,
-            names["kpi"],
-            stack_name=names["kpi"],
-            config=config,
+        kpi = stack(
+            KpiStack,
+            "kpi",
+            "Glue KPI table, Athena workgroup and queries",
             bucket_name=bucket_name,
             schema=parts.schema,
             queries=parts.queries,
             bytes_scanned_cutoff=parts.bytes_scanned_cutoff,
             quicksight_principal_arns=parts.quicksight_principal_arns,
-            description=f"{config.pipeline_base_name}: Glue KPI table, Athena workgroup and queries",
-            **common,
         )
         for dependent in (notifications, kpi):
             dependent.add_stack_dependency(platform)
