@@ -17,7 +17,6 @@ import boto3
 import botocore.loaders
 import botocore.model
 import botocore.session
-from botocore.awsrequest import AWSResponse
 
 from localsage.errors import UserError
 from localsage.facts.config import LOCAL_ACCOUNT_ID
@@ -57,7 +56,8 @@ def local_environment(endpoint: str, region: str, state_dir: Path) -> dict[str, 
         "AWS_SHARED_CREDENTIALS_FILE": str(empty_config),
         "AWS_EC2_METADATA_DISABLED": "true",
         "LOCALSTACK_HOST": host_port,
-        # moto has no IAM SimulatePrincipalPolicy, which ModelTrainer() calls to validate its role.
+        # ModelTrainer() would validate its role with IAM SimulatePrincipalPolicy and refuse grants made under
+        # conditions; locally each step's requests are checked as its role instead (adapters/roles.py).
         "SAGEMAKER_VALIDATE_ROLE": "false",
         "CDK_DEFAULT_ACCOUNT": LOCAL_ACCOUNT_ID,
         "CDK_DEFAULT_REGION": region,
@@ -148,9 +148,17 @@ def _core_session() -> botocore.session.Session:
     return core
 
 
-def session(region: str | None = None) -> boto3.Session:
-    """A boto3 session that shares this process's service models (`_service_data_loader`)."""
-    return boto3.Session(botocore_session=_core_session(), region_name=region)
+def session(region: str | None = None, credentials: Mapping[str, str] | None = None) -> boto3.Session:
+    """A boto3 session that shares this process's service models (`_service_data_loader`); with `credentials`
+    (AssumeRole's AccessKeyId, SecretAccessKey and SessionToken) it signs with those."""
+    keys = {}
+    if credentials is not None:
+        keys = {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
+    return boto3.Session(botocore_session=_core_session(), region_name=region, **keys)
 
 
 @cache
@@ -159,21 +167,11 @@ def service_model(service: str) -> botocore.model.ServiceModel:
     return _core_session().get_service_model(service)
 
 
-def guarded_session(region: str) -> boto3.Session:
-    """A boto3 session whose every request is checked to go to a loopback address before it is sent.
-
-    IAM SimulatePrincipalPolicy, which the emulator lacks (moto answers HTTP 500, and boto3 retries it), is
-    answered in the session with no evaluation results: "no decision", as for a role the caller may not
-    simulate. The SageMaker SDK asks it while it builds a training step and then keeps its defaults.
-    """
-    created = session(region)
+def guarded_session(region: str, credentials: Mapping[str, str] | None = None) -> boto3.Session:
+    """A boto3 session whose every request is checked to go to a loopback address before it is sent."""
+    created = session(region, credentials)
     created.events.register("before-send", _refuse_non_loopback_request)
-    created.events.register("before-call.iam.SimulatePrincipalPolicy", _no_policy_simulation)
     return created
-
-
-def _no_policy_simulation(model, **_: object) -> tuple[AWSResponse, dict]:
-    return AWSResponse("", 200, {}, None), {"EvaluationResults": [], "IsTruncated": False}
 
 
 def _refuse_non_loopback_request(request, **_: object) -> None:

@@ -32,6 +32,8 @@ class Target:
     config: project_config.ProjectConfig
     account: str
     endpoint: str | None = None
+    # An assumed role's credentials, on the emulator (`as_role`): requests sign as the role, and stay on loopback.
+    credentials: dict | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -51,7 +53,10 @@ class Target:
         """One session per target (creating sessions costs ~0.1 s each); in local mode, guarded."""
         with self._lock:
             if "session" not in self._cache:
-                if self.is_local:
+                if self.credentials is not None:
+                    aws.check_local_environment(os.environ)
+                    self._cache["session"] = aws.guarded_session(self.region, self.credentials)
+                elif self.is_local:
                     aws.check_local_environment(os.environ)
                     self._cache["session"] = aws.guarded_session(self.region)
                 else:
@@ -139,6 +144,17 @@ def real_aws(root: Path | None = None) -> Target:
             "switch credentials or fix project.account"
         )
     return Target("aws", root, settings, account)
+
+
+def as_role(local_target: Target, credentials: dict) -> Target:
+    """The AWS code paths (those `--aws` takes) on the local emulator, signed with a role's temporary credentials
+    from the emulator's STS: a command CodeBuild runs as a role, replayed as that role, whose every request the
+    emulator judges by the role's policies. Requests still go only to loopback."""
+    if not local_target.is_local:
+        raise UserError("acting as a role is a local replay: it needs the local emulator's target")
+    return Target(
+        "aws", local_target.root, local_target.config, local_target.account, local_target.endpoint, credentials
+    )
 
 
 def select(use_aws: bool, root: Path | None = None, say: Callable[[str], None] = print) -> Target:

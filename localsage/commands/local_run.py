@@ -158,9 +158,10 @@ def local_run_task(as_json: bool = False, params: list[str] | None = None, **opt
 def register_execution(target, pipeline_name: str, definition: PipelineDefinition) -> Execution:
     """Create or update the pipeline in the emulator (inline definition) and name a new execution of it; the
     runner records it where the emulator's SageMaker API reads executions."""
-    pipeline_arn, _ = upsert_pipeline(target, pipeline_name, definition.raw)
+    role_arn = target.config.execution_role_arn(target.account)
+    pipeline_arn, _ = upsert_pipeline(target, pipeline_name, definition.raw, role_arn)
     execution_id = new_execution_id()
-    return Execution(execution_id, execution_arn(pipeline_arn, execution_id), pipeline_name, pipeline_arn)
+    return Execution(execution_id, execution_arn(pipeline_arn, execution_id), pipeline_name, pipeline_arn, role_arn)
 
 
 _PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")

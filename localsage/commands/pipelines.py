@@ -43,6 +43,7 @@ def upsert(
     say: Callable[[str], None] = print,
     local: bool = False,
     dry_run: bool = False,
+    target: targets.Target | None = None,
 ) -> Upserted:
     """Build ml/pipeline.py's definition for `variant` and create or update that pipeline on the target; locally
     also upload the sample data and create the model package group, so any SageMaker client can start it.
@@ -51,10 +52,11 @@ def upsert(
     the jobs keep the roles written in the definition. In AWS the role is checked before anything else, and
     the definition is built fresh against AWS with the step image the ML platform stack published. Every step's
     request and the pipeline request itself are checked as SageMaker checks them. `dry_run`: the same reads and
-    checks, and the request is returned, but nothing is uploaded, created or sent.
+    checks, and the request is returned, but nothing is uploaded, created or sent. `target`: where to act instead
+    of the flags' choice (the permission replay gives a role's, `targets.as_role`).
     """
     check_variant(variant)
-    target = targets.select(targets.aws_chosen(local, use_aws), root, say)
+    target = target or targets.select(targets.aws_chosen(local, use_aws), root, say)
     role = role_arn or target.config.execution_role_arn(target.account)
     if not target.is_local:
         pipelines.check_role_exists(target, role)

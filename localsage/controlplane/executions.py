@@ -42,7 +42,11 @@ def start(plane: Plane, request: dict) -> dict:
         raise invalid(f"pipeline {name}: {exc}") from None
     execution_id = new_execution_id()
     execution = Execution(
-        execution_id, execution_arn(described["PipelineArn"], execution_id), name, described["PipelineArn"]
+        execution_id,
+        execution_arn(described["PipelineArn"], execution_id),
+        name,
+        described["PipelineArn"],
+        described.get("RoleArn"),
     )
     details = {
         "display_name": request.get("PipelineExecutionDisplayName"),

@@ -2,6 +2,12 @@
 the requests an assumed role signs: the one place the control plane relies on moto's server module, settings and
 backends. tests/controlplane/test_moto_app.py fails loudly, naming the moto version, if any of them moves.
 
+Policies: IAM's SimulatePrincipalPolicy, which moto lacks, is answered by the control plane
+(localsage.controlplane.simulation) from the role moto holds (`role_policies`), judged by moto's own policy evaluator
+(`decision`), with the resource ARN each question names. Requests to the other services an assumed role signs are
+judged the same way (localsage.controlplane.authorization), with the role found from the credentials moto's STS
+gave out (`assumed_role`), an Athena query's workgroup (`athena_workgroup`) and a stack's ARN (`stack_arn`).
+
 Lambda code: moto keeps a function's zip package but its GetFunction gives no location to download it from (AWS
 gives a presigned URL); `lambda_code` reads the package from moto's Lambda backend, for the emulator to serve.
 
@@ -20,9 +26,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from moto import settings
+from moto.athena.models import athena_backends
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import lambda_backends
+from moto.cloudformation.models import cloudformation_backends
+from moto.iam.access_control import IAMPolicy, PermissionResult
+from moto.iam.exceptions import NotFoundException
+from moto.iam.models import iam_backends
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.sts.models import sts_backends
 
 TESTED_MOTO_VERSION = "5.2.5"
 REQUEST_HANDLER = MotoRequestHandler
@@ -30,6 +42,9 @@ REQUEST_HANDLER = MotoRequestHandler
 # request against "*", so a policy scoped to resource ARNs (as least privilege asks) would be refused there.
 ENFORCED_SERVICES = frozenset({"s3"})
 ENFORCING = 0
+# Set on a request the control plane has judged already: moto then serves it unchecked.
+JUDGED = "localsage.judged"
+ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY = "allowed", "explicitDeny", "implicitDeny"  # SimulatePrincipalPolicy's words
 
 
 def moto_application():
@@ -44,6 +59,51 @@ def lambda_code(account: str, region: str, function: str, qualifier: str | None)
     except LambdaClientError:
         return None
     return found.code_bytes or None
+
+
+def role_policies(account: str, role_arn: str) -> list | None:
+    """The policies of a role moto holds (inline documents, then attached managed policies), or None for no such
+    role."""
+    try:
+        role = iam_backends[account]["aws"].get_role_by_arn(role_arn)
+    except NotFoundException:
+        return None
+    return [*role.policies.values(), *role.managed_policies.values()]
+
+
+def assumed_role(account: str, access_key_id: str, session_token: str) -> tuple[str, str] | None:
+    """(the session's ARN, the role's ARN) of temporary credentials moto's STS gave out, or None for others."""
+    for assumed in sts_backends[account]["aws"].assumed_roles:
+        if assumed.access_key_id == access_key_id and assumed.session_token == session_token:
+            role_name = assumed.role_arn.rsplit("/", 1)[-1]
+            return f"arn:aws:sts::{account}:assumed-role/{role_name}/{assumed.session_name}", assumed.role_arn
+    return None
+
+
+def athena_workgroup(account: str, region: str, query_execution_id: str) -> str | None:
+    """The workgroup an Athena query moto holds ran in (None: no such query, or moto's default)."""
+    execution = athena_backends[account][region].executions.get(query_execution_id)
+    workgroup = getattr(execution, "workgroup", None)
+    return getattr(workgroup, "name", None)
+
+
+def stack_arn(account: str, region: str, name: str) -> str | None:
+    """The ARN (stack id) of a live stack moto holds by that name, or None."""
+    for stack in cloudformation_backends[account][region].stacks.values():
+        if stack.name == name and stack.status != "DELETE_COMPLETE":
+            return stack.stack_id
+    return None
+
+
+def decision(policies: list, action: str, resource: str, context: dict[str, str]) -> str:
+    """IAM's verdict on one action and resource: an explicit Deny wins, else any Allow, else implicitly denied."""
+    allowed = False
+    for policy in policies:
+        result = IAMPolicy(policy).is_action_permitted(action, resource, incoming_condition_values=context)
+        if result == PermissionResult.DENIED:
+            return EXPLICIT_DENY
+        allowed = allowed or result == PermissionResult.PERMITTED
+    return ALLOWED if allowed else IMPLICIT_DENY
 
 
 class RoleAuthorization:
@@ -67,12 +127,19 @@ class RoleAuthorization:
 
 
 def enforced(environ: dict) -> bool:
-    """Signed with temporary credentials (an assumed role's: they come with a session token) for a checked service."""
+    """Signed with temporary credentials (an assumed role's) for a service moto judges, and not judged already."""
+    signed = temporary_signature(environ)
+    return signed is not None and signed[2] in ENFORCED_SERVICES and not environ.get(JUDGED)
+
+
+def temporary_signature(environ: dict) -> tuple[str, str, str] | None:
+    """(access key id, region, service) of a request signed with temporary credentials (they come with a session
+    token), else None."""
     authorization = environ.get("HTTP_AUTHORIZATION", "")
     if "HTTP_X_AMZ_SECURITY_TOKEN" not in environ or "Credential=" not in authorization:
-        return False
+        return None
     scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
-    return len(scope) > 3 and scope[3] in ENFORCED_SERVICES
+    return (scope[0], scope[2], scope[3]) if len(scope) > 3 else None
 
 
 class _Gate:

@@ -1,9 +1,11 @@
 """The emulator's server: `python -m localsage.controlplane.server --port P --root ROOT --state STATE`.
 
 One WSGI application on 127.0.0.1: SageMaker's pipeline-execution and job operations go to the control plane
-(localsage.controlplane.executions and .jobs), its own `/_localsage/` endpoints answer health and reset, and
-everything else goes to moto, unchanged. Requests that change moto's state are recorded and, at the next start,
-replayed before the server listens (localsage.controlplane.recording).
+(localsage.controlplane.executions and .jobs), IAM's SimulatePrincipalPolicy to .simulation, its own
+`/_localsage/` endpoints answer health and reset, and everything else goes to moto, unchanged. A request an
+assumed role signs is first judged by its policies (.authorization). Requests that
+change moto's state are recorded and, at the next start, replayed before the server listens
+(localsage.controlplane.recording).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 
 from localsage.adapters import local_events
-from localsage.controlplane import callbacks, endpoints, executions, jobs, records
+from localsage.controlplane import authorization, callbacks, endpoints, executions, jobs, records, simulation
 from localsage.controlplane.moto_app import REQUEST_HANDLER, lambda_code, moto_application
 from localsage.controlplane.plane import Plane
 from localsage.controlplane.protocol import ServiceError, error_response, invalid, json_response, operation
@@ -53,8 +55,13 @@ class EmulatorApplication:
             return self._own(path, environ, start_response)
         name = operation(environ)
         body = buffered_body(environ)
+        denied = authorization.refusal(environ, body, self.plane.account, start_response)
+        if denied is not None:
+            return denied
         if name in OPERATIONS:
             return self._control_plane(name, body, start_response)
+        if simulation.is_simulation(environ, body):
+            return simulation.answer(environ, body, self.plane.account, start_response)
         if environ["REQUEST_METHOD"] == "GET" and GET_FUNCTION.match(path):
             return self._get_function(environ, start_response)
         invocation = endpoints.INVOCATIONS.match(path)

@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
 def run_execution(target, state_dir, backend, execution_id: str) -> None:
     record = execution_store(state_dir).load(execution_id)
     definition = load(record.definition_file)
-    execution = Execution(record.execution_id, record.execution_arn, record.pipeline_name, record.pipeline_arn)
+    execution = Execution(
+        record.execution_id, record.execution_arn, record.pipeline_name, record.pipeline_arn, record.role_arn
+    )
     run(
         definition,
         record.parameters,

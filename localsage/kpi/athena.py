@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 FINISHED = ("SUCCEEDED", "FAILED", "CANCELLED")
+SYNTAX_REFUSAL = "InvalidRequestException"  # how Athena refuses a statement it cannot parse, at once
 POLL_SECONDS = 0.5
 WAIT_SECONDS = 120
 _LOCATION = re.compile(r"line (\d+):(\d+):?\s*")
@@ -39,8 +40,10 @@ class Explainer:
                 QueryExecutionContext={"Database": self.database},
                 WorkGroup=self.workgroup,
             )
-        except ClientError as exc:  # a syntax error is refused at once
-            return [_problem(exc.response.get("Error", {}).get("Message", str(exc)))]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != SYNTAX_REFUSAL:
+                raise  # not the query's fault (access, throttling, a missing workgroup): said as what it is
+            return [_problem(exc.response["Error"].get("Message", str(exc)))]
         status = self._finished(started["QueryExecutionId"])
         if status["State"] == "SUCCEEDED":
             return []

@@ -174,19 +174,21 @@ def check(
     only: str | None = None,
     output: Path | None = None,
     athena: Explainer | None = None,
+    target=None,
 ) -> list[QueryOutcome]:
     """The whole kpi-check: fetch and check the data, then check and run each query.
 
     `allow_empty`: no KPI files yet (a new account, before the pipeline ever ran) is a note, not a failure.
-    With `use_aws` Athena also parses each query (EXPLAIN in the project's workgroup), through `athena` if given.
+    With `use_aws` Athena also parses each query (EXPLAIN in the project's workgroup), through `athena` if given,
+    on `target` if given (the permission replay gives a role's, `targets.as_role`), else on real AWS.
     """
     from localsage.kpi.files import NoKpiFiles
 
-    aws_target = None
+    aws_target = target
     if use_aws and athena is None:
         from localsage.adapters import targets
 
-        aws_target = targets.real_aws(root)
+        aws_target = aws_target or targets.real_aws(root)
         athena = Explainer(
             aws_target.client("athena"), aws_target.config.glue_database, aws_target.config.athena_workgroup
         )

@@ -119,7 +119,8 @@ def check_role_exists(target, role_arn: str) -> None:
                 f"role {role_arn} does not exist in account {target.account}: deploy the ML platform stack "
                 "('./dev deploy --aws --stacks ml-platform') or pass --role-arn"
             ) from None
-        raise UserError(f"cannot read role {role_arn} ({code}): your credentials need iam:GetRole") from None
+        message = exc.response["Error"].get("Message", "")
+        raise UserError(f"cannot read role {role_arn} ({code}: {message}): your credentials need iam:GetRole") from None
 
 
 def deployed_step_image(target) -> str:

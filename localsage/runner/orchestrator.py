@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from localsage.adapters import api_rules, s3io
+from localsage.adapters import api_rules, roles, s3io
+from localsage.facts import permissions
 from localsage.runner import retries
 from localsage.runner.backends.base import Backend
 from localsage.runner.cache import CacheEntry, StepCache, cache_key
@@ -54,6 +55,7 @@ class Execution:
     execution_arn: str
     pipeline_name: str
     pipeline_arn: str
+    role_arn: str | None = None  # the pipeline's RoleArn
 
 
 class Observer(Protocol):
@@ -327,6 +329,7 @@ class Orchestrator:
                 self.properties[name] = entry.properties
                 step_record.properties = entry.properties
                 return
+        self._check_role(step, step_type, arguments)
         work_dir = self.store.execution_dir(self.execution.execution_id) / "steps" / name
         result = self._with_retries(step, step_type, arguments, work_dir, record)
         self.properties[name] = result.properties
@@ -341,6 +344,19 @@ class Orchestrator:
             self.cache.store(
                 CacheEntry(key, name, self.execution.execution_id, time.time(), result.properties, outputs)
             )
+
+    def _check_role(self, step: Step, step_type: StepType, arguments: dict) -> None:
+        """SageMaker makes the step's request as the pipeline's role: a request the role may not make fails the
+        step before it runs, as it would in AWS (not retried: AccessDenied is not a fault RetryPolicies cover)."""
+        if step_type.create_operation is None:
+            return
+        request = dict(arguments)
+        if step_type.name_member:
+            request.setdefault(step_type.name_member, job_name(self.execution.execution_id, step.name))
+        needed = permissions.needed(step_type.create_operation, request, self.target.region, self.target.account)
+        denied = roles.refused(self.target, self.execution.role_arn, needed, self.say)
+        if denied:
+            raise StepFailed(f"AccessDenied: {'; '.join(denied)} (SageMaker makes this request as the pipeline's role)")
 
     def _with_retries(
         self, step: Step, step_type: StepType, arguments: dict, work_dir: Path, record: ExecutionRecord

@@ -80,6 +80,7 @@ class ExecutionRecord:
     # SelectiveExecutionConfig: only these steps run; the others' results come from the source execution.
     selected_steps: list[str] | None = None
     source_execution_arn: str | None = None
+    role_arn: str | None = None  # the pipeline's role: SageMaker makes each step's request as it
     last_modified: float = field(default_factory=time.time)
 
     def runner_is_gone(self) -> bool:

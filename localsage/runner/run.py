@@ -84,6 +84,7 @@ def new_record(
         execution_arn=execution.execution_arn,
         pipeline_name=execution.pipeline_name,
         pipeline_arn=execution.pipeline_arn,
+        role_arn=execution.role_arn,
         parameters=parameters,
         backend="",
         definition_file=str(copy),

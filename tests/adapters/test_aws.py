@@ -120,17 +120,3 @@ def test_local_traffic_bypasses_any_proxy(monkeypatch, tmp_path, restored_enviro
     aws.enter_local_mode("http://localhost:4566", "us-east-1", tmp_path)
     assert requests.utils.get_environ_proxies("http://localhost:4566") == {}
     assert "internal.example.com" in os.environ["NO_PROXY"]
-
-
-def test_the_local_session_answers_policy_simulation_itself(local_target):
-    """The emulator lacks IAM SimulatePrincipalPolicy (the SageMaker SDK asks it while building a training step):
-    the local session answers "no decision" and nothing reaches the emulator."""
-    sent: list[str] = []
-    session = aws.guarded_session("us-east-1")
-    session.events.register("before-send", lambda request, **_: sent.append(request.url))
-    answer = session.client("iam").simulate_principal_policy(
-        PolicySourceArn="arn:aws:iam::000000000000:role/any", ActionNames=["s3:PutObject"]
-    )
-    assert answer["EvaluationResults"] == [] and sent == []
-    session.client("sts").get_caller_identity()
-    assert len(sent) == 1, "every other call still goes to the emulator"

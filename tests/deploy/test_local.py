@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from policies_support import without_action
 from projects import copy_project
 
 from localsage.adapters import local_events, targets
@@ -174,3 +175,39 @@ def test_jobs_act_as_the_deployed_execution_role_and_a_missing_permission_fails_
     assert refused.status == "Failed"
     assert refused.steps["Evaluate"].status == "Failed" and "AccessDenied" in refused.steps["Evaluate"].failure
     assert local_run(root=deployed.root, say=messages.append, quiet=True).status == "Succeeded"
+
+
+# iam:PassRole: every step that passes the role to SageMaker and is not taken from the cache.
+@pytest.mark.parametrize(
+    ("action", "steps"),
+    [("sagemaker:CreateModelPackage", ("RegisterModel",)), ("sagemaker:CreateModel", ("CreateModel",)),
+     ("iam:PassRole", ("Preprocess", "Train", "Evaluate", "CreateModel"))],
+)  # fmt: skip
+def test_a_request_the_pipelines_role_may_not_make_fails_its_step_naming_the_action_and_the_role(
+    deployed, config, action, steps
+):
+    """SageMaker makes each step's request as the pipeline's role. With one action taken out of the policy the stack
+    gave the role, the step that needs it fails before it runs, naming the action, the resource and the role; with
+    the stack's policy as it is, every step's request is allowed (the runs before and after)."""
+    from localsage.commands.local_run import local_run
+
+    iam = deployed.target.client("iam")
+    role = config.execution_role_name
+    documents = {
+        name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    }
+    for name, document in without_action(documents, action).items():
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+    try:
+        refused = local_run(root=deployed.root, say=lambda message: None, quiet=True)
+    finally:
+        for name, document in documents.items():
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+    assert refused.status == "Failed"
+    failed = {name: record.failure for name, record in refused.steps.items() if record.status == "Failed"}
+    assert failed and all(name.startswith(steps) for name in failed), failed
+    for failure in failed.values():
+        assert f"is not authorized to perform: {action} on resource: arn:aws:" in failure, failure
+        assert f"role/{role}" in failure
+    assert local_run(root=deployed.root, say=lambda message: None, quiet=True).status == "Succeeded"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from conftest import REPO
 
@@ -96,3 +97,17 @@ def test_the_statement_keeps_the_files_lines_and_a_view_is_explained_by_its_quer
     select_line = next(number for number, line in enumerate(sql.splitlines(), 1) if line.startswith("SELECT"))
     assert sent.splitlines()[select_line - 1] == "SELECT"
     assert explain_statement("-- note\nSELECT 1;\n") == "EXPLAIN -- note\nSELECT 1"
+
+
+def test_a_refusal_that_is_not_the_querys_fault_is_raised_as_what_it_is(athena):
+    """AccessDenied is the caller's permissions, not a line of the query: it is not reported as a query problem."""
+    client, stubber = athena
+    denied = "User: arn:aws:sts::000000000000:assumed-role/promote/codebuild is not authorized to perform: athena:St"
+    stubber.add_client_error(
+        "start_query_execution",
+        service_error_code="AccessDeniedException",
+        service_message=denied,
+        expected_params={"QueryString": ANY, "QueryExecutionContext": ANY, "WorkGroup": ANY},
+    )
+    with pytest.raises(ClientError, match="not authorized to perform"):
+        explainer(client).problems("SELECT 1")

@@ -277,7 +277,7 @@ def test_train_accepts_the_hyperparameters_as_the_sdk_driver_passes_them(steps, 
 
 def test_the_build_never_simulates_the_role_even_where_nothing_else_turned_it_off(local_target, monkeypatch):
     """`upsert --aws` from a laptop: ModelTrainer(role=...) would validate the role with iam:SimulatePrincipalPolicy
-    (refusing conditional grants, and unavailable to many callers; the emulator has no such operation at all)."""
+    (refusing conditional grants, and unavailable to many callers)."""
     monkeypatch.delenv("SAGEMAKER_VALIDATE_ROLE", raising=False)
     assert build.build(local_target, "stable").definition["Steps"]
     assert "SAGEMAKER_VALIDATE_ROLE" not in os.environ, "the build leaves the environment as it was"
