@@ -5,7 +5,10 @@ registration and approval change, and the notifications stack's rule sends the t
 topic. The emulator emits no SageMaker events and cannot deliver a rule to an SNS target (moto answers
 HTTP 500 after the other targets got the event). So the local target (`Target.model_package_changed`) puts
 the same event on the emulator's bus itself, matches it against the same pattern (localsage.facts.events),
-and publishes the same text to the topic, where a local queue stands in for the e-mail subscription.
+and publishes the same text to the topic, where a local queue stands in for the e-mail subscription. It
+publishes as the role the rule's target names, as EventBridge does (once `./dev deploy --local` made the rule and
+its role): a role that may not publish to the topic delivers nothing, and that is said, as in AWS, where the
+rule's invocation fails and the registration does not.
 
 Each state change is delivered once: its id (package ARN, approval status, last-modified time) is
 recorded under the project's local state folder, so a retried delivery publishes nothing new. The id also
@@ -26,6 +29,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from localsage.adapters import roles
 from localsage.facts import cdk_context
 from localsage.facts import config as project_config
 from localsage.facts import events as model_events
@@ -35,6 +39,7 @@ from localsage.facts.state_files import append_json_line
 STATE_FOLDER = Path("notifications")
 LEDGER = STATE_FOLDER / "delivered.jsonl"
 DELIVERY_ID_ATTRIBUTE = "localsage-delivery-id"
+DENIED_CODES = ("AuthorizationError", "AccessDenied")  # SNS's word for a publish its caller may not make
 # The DescribeModelPackage fields the state-change event's detail carries (times as ISO-8601 strings).
 DETAIL_KEYS = (
     "ModelPackageGroupName",
@@ -126,11 +131,18 @@ def model_package_changed(target, model_package_arn: str, say: Callable[[str], N
         )
         return None
     message = model_events.render_message(event)
-    message_id = target.client("sns").publish(
-        TopicArn=ensure_topic(target),
-        Message=message,
-        MessageAttributes={DELIVERY_ID_ATTRIBUTE: {"DataType": "String", "StringValue": dedupe_id}},
-    )["MessageId"]
+    topic_arn = ensure_topic(target)
+    try:
+        message_id = _publisher(target, topic_arn, say).publish(
+            TopicArn=topic_arn,
+            Message=message,
+            MessageAttributes={DELIVERY_ID_ATTRIBUTE: {"DataType": "String", "StringValue": dedupe_id}},
+        )["MessageId"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in DENIED_CODES:
+            raise
+        say(f"notify: the rule could not deliver to {topic_arn}: {exc.response['Error'].get('Message', exc)}")
+        return None
     delivery = Delivery(
         dedupe_id,
         detail["ModelPackageGroupName"],
@@ -141,6 +153,18 @@ def model_package_changed(target, model_package_arn: str, say: Callable[[str], N
     )
     append_json_line(ledger, {key: value for key, value in delivery.__dict__.items() if key != "already_delivered"})
     return delivery
+
+
+def _publisher(target, topic_arn: str, say: Callable[[str], None]):
+    """The SNS client the rule's delivery signs with: its target's role, when a rule targets the topic through a
+    role the emulator holds; else the emulator's own credentials (no rule deployed yet)."""
+    events = target.client("events")
+    for rule in events.list_rule_names_by_target(TargetArn=topic_arn)["RuleNames"]:
+        for rule_target in events.list_targets_by_rule(Rule=rule)["Targets"]:
+            session = roles.assume(target, rule_target.get("RoleArn"), say) if rule_target["Arn"] == topic_arn else None
+            if session is not None:
+                return session.client("sns")
+    return target.client("sns")
 
 
 def ensure_topic(target) -> str:

@@ -5,7 +5,8 @@ does not have: that one is judged here, as IAM does, as s3:ListBucket. For the s
 against "*" only, the emulator judges a request that temporary credentials from its STS sign before it is served:
 each Permission the request needs (localsage.facts.permissions: its action, resources and passed roles) must be
 allowed by the role's policies, else the answer is AccessDenied, worded as AWS words it. Requests signed with the
-emulator's own credentials are never judged, nor are other services'.
+emulator's own credentials are never judged, nor are other services', nor those of a session whose role the
+emulator does not hold (moto's AssumeRole answers for any role name; the CDK CLI assumes CDK's deploy role).
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from xml.etree import ElementTree
 from localsage.controlplane import moto_app
 from localsage.facts.permissions import Lookups, Permission, request_permissions
 
-JUDGED_SERVICES = frozenset({"sagemaker", "athena", "glue", "iam", "sts", "cloudformation"})
+JUDGED_SERVICES = frozenset({"sagemaker", "athena", "glue", "iam", "sts", "cloudformation", "sns"})
 ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})  # IAM allows it whatever the policies say
 QUERY_NAMESPACE = {
     "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
     "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
     "cloudformation": "http://cloudformation.amazonaws.com/doc/2010-05-15/",
+    "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
 }
+DENIED_CODE = {"sns": "AuthorizationError"}  # each query-protocol service's word for it; the others say AccessDenied
 
 
 def refusal(environ: dict, body: bytes, account: str, start_response) -> list[bytes] | None:
@@ -40,7 +43,9 @@ def refusal(environ: dict, body: bytes, account: str, start_response) -> list[by
     if principal is None:
         return None  # credentials moto's STS did not give out: moto answers them as it does
     session_arn, role_arn = principal
-    policies = moto_app.role_policies(account, role_arn) or []
+    policies = moto_app.role_policies(account, role_arn)
+    if policies is None:
+        return None  # moto's STS gives out credentials for roles it does not hold: nothing to judge them by
     if head_bucket is not None:
         # moto judges HeadBucket as "s3:HeadBucket", an action IAM does not have: IAM asks for s3:ListBucket.
         permission = Permission("s3:ListBucket", f"arn:aws:s3:::{head_bucket}")
@@ -109,7 +114,7 @@ def query_error(namespace: str, code: str, message: str) -> bytes:
 def _denied(service: str, principal: str, permission: Permission, start_response) -> list[bytes]:
     message = denial_message(principal, permission)
     if service in QUERY_NAMESPACE:
-        payload = query_error(QUERY_NAMESPACE[service], "AccessDenied", message)
+        payload = query_error(QUERY_NAMESPACE[service], DENIED_CODE.get(service, "AccessDenied"), message)
         status, headers = "403 Forbidden", [("Content-Type", "text/xml")]
     else:
         payload = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()

@@ -123,6 +123,8 @@ def request_permissions(
     if service == "cloudformation" and request.get("StackName"):
         name = request["StackName"]
         return [Permission(action, name if name.startswith("arn:") else lookups.stack_arn_of(name) or ANY_RESOURCE)]
+    if service == "sns" and request.get("TopicArn"):
+        return [Permission(action, request["TopicArn"])]
     if service == "sts" and "RoleArn" in request:
         return [Permission(action, request["RoleArn"])]
     return [Permission(action, ANY_RESOURCE)]

@@ -193,3 +193,11 @@ def test_the_aws_cli_as_a_scoped_role_is_denied_with_iams_words(local_target, sc
     )  # fmt: skip
     assert run.returncode != 0
     assert "AccessDeniedException" in run.stderr and "sagemaker:DescribePipeline" in run.stderr, run.stderr
+
+
+def test_a_session_of_a_role_the_emulator_does_not_hold_is_not_judged(local_target):
+    """moto's AssumeRole answers for any role name (the CDK CLI assumes CDK's deploy role, which no local deploy
+    creates): there is no policy to judge such a session by, so it is served as before."""
+    absent = f"arn:aws:iam::000000000000:role/cdk-deploy-{uuid.uuid4().hex[:8]}"
+    credentials = local_target.client("sts").assume_role(RoleArn=absent, RoleSessionName="aws-cdk")["Credentials"]
+    assert "PipelineSummaries" in role_client(local_target, credentials, "sagemaker").list_pipelines()

@@ -211,3 +211,45 @@ def test_a_request_the_pipelines_role_may_not_make_fails_its_step_naming_the_act
         assert f"is not authorized to perform: {action} on resource: arn:aws:" in failure, failure
         assert f"role/{role}" in failure
     assert local_run(root=deployed.root, say=lambda message: None, quiet=True).status == "Succeeded"
+
+
+def test_the_rules_message_is_published_as_the_rules_role_and_a_missing_publish_is_said(deployed, config):
+    """EventBridge publishes to the topic as the role the rule's target names: with the stack's policy the message
+    is delivered; without sns:Publish nothing is, the registration stands, and one line names the action and the
+    role."""
+    target = deployed.target
+    sagemaker = target.client("sagemaker")
+
+    def registered() -> str:
+        return sagemaker.create_model_package(
+            ModelPackageGroupName=config.model_package_group("stable"),
+            ModelApprovalStatus="PendingManualApproval",
+            InferenceSpecification={
+                "Containers": [{"Image": "image:latest", "ModelDataUrl": "s3://bucket/model.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )["ModelPackageArn"]
+
+    events = target.client("events")
+    (rule,) = [r["Name"] for r in events.list_rules()["Rules"] if "ModelPackageStateChange" in r["Name"]]
+    (rule_target,) = events.list_targets_by_rule(Rule=rule)["Targets"]
+    role = rule_target["RoleArn"].rsplit("/", 1)[-1]
+    iam = target.client("iam")
+    documents = {
+        name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    }
+    messages: list[str] = []
+    assert target.model_package_changed(registered(), say=messages.append) is not None, messages
+    for name, document in without_action(documents, "sns:Publish").items():
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+    try:
+        arn = registered()
+        assert target.model_package_changed(arn, say=messages.append) is None
+    finally:
+        for name, document in documents.items():
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+    (said,) = [message for message in messages if "could not deliver" in message]
+    assert f"assumed-role/{role}/" in said and "not authorized to perform: sns:Publish" in said, said
+    assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "PendingManualApproval"
