@@ -83,10 +83,10 @@ def resolved_statements(statements: list[dict], resolver: Resolver, dropped: lis
 
 
 @pytest.fixture(scope="module")
-def promotion(app_module, tmp_path_factory) -> Promotion:
-    """The repository's project in the emulator's account, its cicd stack synthesized, the PromoteStable role created
-    in the emulator from the template, and what the stacks provide in AWS before the step runs (the bucket, the
-    execution role, the ML platform stack's step image output, the Athena workgroup)."""
+def promotion(app_module, local_target, tmp_path_factory) -> Promotion:
+    """The repository's project in the emulator's account (the session's emulator), its cicd stack synthesized,
+    the PromoteStable role created in the emulator from the template, and what the stacks provide in AWS before the
+    step runs (the bucket, the execution role, the ML platform stack's step image output, the Athena workgroup)."""
     root = copy_project(tmp_path_factory.mktemp("replay"), f"replay{uuid.uuid4().hex[:6]}", with_infra=True)
     shutil.copytree(REPO / "docker", root / "docker")
     project_config.write(project_config.with_values(project_config.load(root), account=LOCAL_ACCOUNT_ID), root)
