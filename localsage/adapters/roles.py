@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from localsage.facts.permissions import Permission
+from localsage.facts.permissions import ALLOWED, Permission
 
 SESSION_NAME = "localsage-step"
 DURATION_SECONDS = 12 * 3600  # the longest a role session lasts in AWS
 RENEW_BEFORE_SECONDS = 3600
 _sessions: dict[tuple[str, str], RoleSession] = {}
 _said: set[tuple[str, str]] = set()
-ALLOWED = "allowed"  # SimulatePrincipalPolicy's EvalDecision
 _lock = threading.Lock()
 
 
@@ -69,13 +68,15 @@ class RoleSession:
 def assume(target, role_arn: str | None, say: Callable[[str], None]) -> RoleSession | None:
     """The role's session on the local `target` (shared while valid), or None: in AWS (SageMaker assumes it there),
     without a role, or when the emulator does not know the role (said once per role)."""
-    if not _checkable(target, role_arn, say):
+    if not target.is_local or not isinstance(role_arn, str) or not role_arn:
         return None
     key = (target.endpoint, role_arn)
     with _lock:
         known = _sessions.get(key)
     if known is not None and known.expires - time.time() > RENEW_BEFORE_SECONDS:
         return known
+    if not _checkable(target, role_arn, say):
+        return None
     assumed = target.client("sts").assume_role(
         RoleArn=role_arn, RoleSessionName=SESSION_NAME, DurationSeconds=DURATION_SECONDS
     )

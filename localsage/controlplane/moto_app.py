@@ -21,6 +21,8 @@ requests hold the gate alone; the others share it.
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +38,8 @@ from moto.iam.models import iam_backends
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.sts.models import sts_backends
 
+from localsage.facts.permissions import ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY
+
 TESTED_MOTO_VERSION = "5.2.5"
 REQUEST_HANDLER = MotoRequestHandler
 # moto evaluates an S3 request against the bucket's and the object's ARN; for other services it evaluates every
@@ -44,7 +48,6 @@ ENFORCED_SERVICES = frozenset({"s3"})
 ENFORCING = 0
 # Set on a request the control plane has judged already: moto then serves it unchecked.
 JUDGED = "localsage.judged"
-ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY = "allowed", "explicitDeny", "implicitDeny"  # SimulatePrincipalPolicy's words
 
 
 def moto_application():
@@ -61,23 +64,36 @@ def lambda_code(account: str, region: str, function: str, qualifier: str | None)
     return found.code_bytes or None
 
 
-def role_policies(account: str, role_arn: str) -> list | None:
-    """The policies of a role moto holds (inline documents, then attached managed policies), or None for no such
-    role."""
+def role_policies(role_arn: str) -> list | None:
+    """The policies of a role moto holds, in the account its ARN names (inline documents, then attached managed
+    policies), or None for no such role."""
+    parts = role_arn.split(":")
+    if len(parts) < 6 or not parts[4]:
+        return None
     try:
-        role = iam_backends[account]["aws"].get_role_by_arn(role_arn)
+        role = iam_backends[parts[4]]["aws"].get_role_by_arn(role_arn)
     except NotFoundException:
         return None
-    return [*role.policies.values(), *role.managed_policies.values()]
+    return [*list(role.policies.values()), *list(role.managed_policies.values())]
 
 
-def assumed_role(account: str, access_key_id: str, session_token: str) -> tuple[str, str] | None:
-    """(the session's ARN, the role's ARN) of temporary credentials moto's STS gave out, or None for others."""
-    for assumed in sts_backends[account]["aws"].assumed_roles:
-        if assumed.access_key_id == access_key_id and assumed.session_token == session_token:
-            role_name = assumed.role_arn.rsplit("/", 1)[-1]
-            return f"arn:aws:sts::{account}:assumed-role/{role_name}/{assumed.session_name}", assumed.role_arn
+def assumed_role(access_key_id: str, session_token: str) -> tuple[str, str] | None:
+    """(the session's ARN, the role's ARN) of temporary credentials moto's STS gave out, in any account (moto keeps
+    a session in the account of the role it assumed), or None for others."""
+    for account, backends in list(sts_backends.items()):
+        for assumed in list(backends["aws"].assumed_roles):
+            if assumed.access_key_id == access_key_id and assumed.session_token == session_token:
+                role_name = assumed.role_arn.rsplit("/", 1)[-1]
+                return f"arn:aws:sts::{account}:assumed-role/{role_name}/{assumed.session_name}", assumed.role_arn
     return None
+
+
+def role_arn(account: str, name: str) -> str | None:
+    """The ARN of a role moto holds by that name (with its path), or None."""
+    try:
+        return iam_backends[account]["aws"].get_role(name).arn
+    except NotFoundException:
+        return None
 
 
 def athena_workgroup(account: str, region: str, query_execution_id: str) -> str | None:
@@ -89,21 +105,63 @@ def athena_workgroup(account: str, region: str, query_execution_id: str) -> str 
 
 def stack_arn(account: str, region: str, name: str) -> str | None:
     """The ARN (stack id) of a live stack moto holds by that name, or None."""
-    for stack in cloudformation_backends[account][region].stacks.values():
+    for stack in list(cloudformation_backends[account][region].stacks.values()):
         if stack.name == name and stack.status != "DELETE_COMPLETE":
             return stack.stack_id
     return None
 
 
 def decision(policies: list, action: str, resource: str, context: dict[str, str]) -> str:
-    """IAM's verdict on one action and resource: an explicit Deny wins, else any Allow, else implicitly denied."""
+    """IAM's verdict on one action and resource: an explicit Deny wins, else any Allow, else implicitly denied.
+
+    moto's evaluator judges whether one statement matches (its actions, resources and StringEquals conditions).
+    Around it, what moto gets wrong as IAM defines it: each statement is judged on its own (moto turns an Allow
+    whose condition fails into a Deny); a statement whose condition names a key the request does not give does
+    not apply (moto counts it as met); `NotResource` excludes what it names (moto ignores it); actions match
+    whatever their case.
+    """
     allowed = False
-    for policy in policies:
-        result = IAMPolicy(policy).is_action_permitted(action, resource, incoming_condition_values=context)
-        if result == PermissionResult.DENIED:
+    for statement in _statements(policies):
+        if not _applies(statement, action, resource, context):
+            continue
+        if statement.get("Effect") == "Deny":
             return EXPLICIT_DENY
-        allowed = allowed or result == PermissionResult.PERMITTED
+        allowed = True
     return ALLOWED if allowed else IMPLICIT_DENY
+
+
+def _statements(policies: list) -> list[dict]:
+    found = []
+    for policy in policies:
+        if isinstance(policy, str):
+            document = json.loads(policy)
+        else:  # an attached managed policy: its default version's document
+            document = json.loads(next(v.document for v in list(policy.versions) if v.is_default))
+        statements = document.get("Statement", [])
+        found += statements if isinstance(statements, list) else [statements]
+    return found
+
+
+def _applies(statement: dict, action: str, resource: str, context: dict[str, str]) -> bool:
+    if "NotResource" in statement:
+        excluded = statement["NotResource"]
+        if any(fnmatch.fnmatchcase(resource, pattern) for pattern in _listed(excluded)):
+            return False
+        statement = {**{k: v for k, v in statement.items() if k != "NotResource"}, "Resource": "*"}
+    for operator, values in (statement.get("Condition") or {}).items():
+        if not operator.endswith("IfExists") and operator != "Null" and any(key not in context for key in values):
+            return False
+    probe = {**statement, "Effect": "Allow"}
+    for element in ("Action", "NotAction"):
+        if element in probe:
+            probe[element] = [name.lower() for name in _listed(probe[element])]
+    document = json.dumps({"Version": "2012-10-17", "Statement": [probe]})
+    result = IAMPolicy(document).is_action_permitted(action.lower(), resource, incoming_condition_values=context)
+    return result == PermissionResult.PERMITTED
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 class RoleAuthorization:

@@ -1,15 +1,24 @@
 """The wire format of SageMaker's API (AWS JSON 1.1, `X-Amz-Target: SageMaker.<Operation>`): reading a request,
-writing a response or an error the way AWS does, so every SDK and the CLI parse it unchanged."""
+writing a response or an error the way AWS does, so every SDK and the CLI parse it unchanged; and the errors of the
+query-protocol services the emulator answers for itself (IAM, STS, CloudFormation, SNS: XML)."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
+from xml.etree import ElementTree
 
 from localsage.adapters import api_rules
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "SageMaker."
+QUERY_NAMESPACE = {
+    "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+    "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+    "cloudformation": "http://cloudformation.amazonaws.com/doc/2010-05-15/",
+    "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
+}
 
 
 class ServiceError(Exception):
@@ -55,6 +64,25 @@ def error_response(start_response, error: ServiceError) -> list[bytes]:
         error.status,
         {"__type": error.code, "message": str(error)},
         [("x-amzn-ErrorType", error.code)],
+    )
+
+
+def xml_response(start_response, status: int, payload: bytes) -> list[bytes]:
+    start_response(f"{status} {'OK' if status < 300 else 'Error'}",
+                   [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])  # fmt: skip
+    return [payload]
+
+
+def query_error_response(start_response, service: str, error: ServiceError) -> list[bytes]:
+    """An error in the query protocol's XML, as `service` (a key of QUERY_NAMESPACE) writes it."""
+    response = ElementTree.Element("ErrorResponse", xmlns=QUERY_NAMESPACE[service])
+    detail = ElementTree.SubElement(response, "Error")
+    ElementTree.SubElement(detail, "Type").text = "Sender"
+    ElementTree.SubElement(detail, "Code").text = error.code
+    ElementTree.SubElement(detail, "Message").text = str(error)
+    ElementTree.SubElement(response, "RequestId").text = str(uuid.uuid4())
+    return xml_response(
+        start_response, error.status, ElementTree.tostring(response, encoding="utf-8", xml_declaration=True)
     )
 
 

@@ -3,9 +3,8 @@
 One WSGI application on 127.0.0.1: SageMaker's pipeline-execution and job operations go to the control plane
 (localsage.controlplane.executions and .jobs), IAM's SimulatePrincipalPolicy to .simulation, its own
 `/_localsage/` endpoints answer health and reset, and everything else goes to moto, unchanged. A request an
-assumed role signs is first judged by its policies (.authorization). Requests that
-change moto's state are recorded and, at the next start, replayed before the server listens
-(localsage.controlplane.recording).
+assumed role signs is first judged by its policies (.authorization). Requests that change moto's state are
+recorded and, at the next start, replayed before the server listens (localsage.controlplane.recording).
 """
 
 from __future__ import annotations
@@ -61,7 +60,7 @@ class EmulatorApplication:
         if name in OPERATIONS:
             return self._control_plane(name, body, start_response)
         if simulation.is_simulation(environ, body):
-            return simulation.answer(environ, body, self.plane.account, start_response)
+            return simulation.answer(environ, body, start_response)
         if environ["REQUEST_METHOD"] == "GET" and GET_FUNCTION.match(path):
             return self._get_function(environ, start_response)
         invocation = endpoints.INVOCATIONS.match(path)

@@ -4,7 +4,8 @@ The answer comes from the role's policies as moto holds them (those `./dev deplo
 stacks), judged by moto's policy evaluator against each resource ARN (`moto_app.decision`). The runner asks it
 before each step, as the pipeline's role; the SageMaker SDK, the AWS CLI and any client may ask it too.
 
-Simulated here: identity policies (inline and attached) of a role, with the context values the request gives.
+Simulated here: identity policies (inline and attached) of a role, with the context values the request gives
+(the conditions `moto_app.decision` evaluates; README "Limits, plainly" says which).
 Refused, with a line that says so: users and groups as the source, and the ResourcePolicy, PolicyInputList and
 PermissionsBoundaryPolicyInputList inputs.
 """
@@ -16,18 +17,11 @@ from urllib.parse import parse_qs
 from xml.etree import ElementTree
 
 from localsage.controlplane import moto_app
-from localsage.controlplane.authorization import QUERY_NAMESPACE, query_error
+from localsage.controlplane.protocol import QUERY_NAMESPACE, ServiceError, query_error_response, xml_response
 
 OPERATION = "SimulatePrincipalPolicy"
 NAMESPACE = QUERY_NAMESPACE["iam"]
 NOT_SIMULATED = ("ResourcePolicy", "PolicyInputList", "PermissionsBoundaryPolicyInputList", "CallerArn")
-
-
-class SimulationError(Exception):
-    def __init__(self, code: str, message: str, status: int):
-        super().__init__(message)
-        self.code = code
-        self.status = status
 
 
 def is_simulation(environ: dict, body: bytes) -> bool:
@@ -37,17 +31,13 @@ def is_simulation(environ: dict, body: bytes) -> bool:
     return "/iam/aws4_request" in environ.get("HTTP_AUTHORIZATION", "")
 
 
-def answer(environ: dict, body: bytes, account: str, start_response) -> list[bytes]:
+def answer(environ: dict, body: bytes, start_response) -> list[bytes]:
     """SimulatePrincipalPolicy's XML answer, or IAM's XML error."""
     try:
-        document = _evaluation_results(parse_qs(body.decode(), keep_blank_values=True), account)
-        payload = ElementTree.tostring(document, encoding="utf-8", xml_declaration=True)
-        status = "200 OK"
-    except SimulationError as exc:
-        payload = query_error(NAMESPACE, exc.code, str(exc))
-        status = f"{exc.status} Error"
-    start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
-    return [payload]
+        document = _evaluation_results(parse_qs(body.decode(), keep_blank_values=True))
+    except ServiceError as exc:
+        return query_error_response(start_response, "iam", exc)
+    return xml_response(start_response, 200, ElementTree.tostring(document, encoding="utf-8", xml_declaration=True))
 
 
 def _members(form: dict[str, list[str]], prefix: str) -> list[str]:
@@ -72,19 +62,19 @@ def _context(form: dict[str, list[str]]) -> dict[str, str]:
     return context
 
 
-def _evaluation_results(form: dict[str, list[str]], account: str) -> ElementTree.Element:
+def _evaluation_results(form: dict[str, list[str]]) -> ElementTree.Element:
     for name in NOT_SIMULATED:
         if any(key == name or key.startswith(f"{name}.") for key in form):
-            raise SimulationError("InvalidInput", f"the local emulator does not simulate {name}", 400)
+            raise ServiceError("InvalidInput", f"the local emulator does not simulate {name}", 400)
     source = form.get("PolicySourceArn", [""])[0]
     actions = _members(form, "ActionNames")
     if not source or not actions:
-        raise SimulationError("InvalidInput", "PolicySourceArn and ActionNames are required", 400)
+        raise ServiceError("InvalidInput", "PolicySourceArn and ActionNames are required", 400)
     if ":role/" not in source:
-        raise SimulationError("InvalidInput", f"{source}: the local emulator simulates roles' policies only", 400)
-    policies = moto_app.role_policies(account, source)
+        raise ServiceError("InvalidInput", f"{source}: the local emulator simulates roles' policies only", 400)
+    policies = moto_app.role_policies(source)
     if policies is None:
-        raise SimulationError("NoSuchEntity", f"The role with name {source.rsplit('/', 1)[-1]} cannot be found.", 404)
+        raise ServiceError("NoSuchEntity", f"The role with name {source.rsplit('/', 1)[-1]} cannot be found.", 404)
     resources = _members(form, "ResourceArns") or ["*"]
     context = _context(form)
     response = ElementTree.Element(f"{OPERATION}Response", xmlns=NAMESPACE)

@@ -201,3 +201,11 @@ def test_a_session_of_a_role_the_emulator_does_not_hold_is_not_judged(local_targ
     absent = f"arn:aws:iam::000000000000:role/cdk-deploy-{uuid.uuid4().hex[:8]}"
     credentials = local_target.client("sts").assume_role(RoleArn=absent, RoleSessionName="aws-cdk")["Credentials"]
     assert "PipelineSummaries" in role_client(local_target, credentials, "sagemaker").list_pipelines()
+
+
+def test_invoke_endpoint_of_a_role_is_judged_against_the_endpoint(local_target, scoped):
+    _, credentials = scoped
+    runtime = role_client(local_target, credentials, "sagemaker-runtime")
+    endpoint = f"arn:aws:sagemaker:{local_target.region}:{local_target.account}:endpoint/scoped-endpoint"
+    with denied_for("sagemaker:InvokeEndpoint", endpoint):
+        runtime.invoke_endpoint(EndpointName="scoped-endpoint", Body=b"1,2,3", ContentType="text/csv")

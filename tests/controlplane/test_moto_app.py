@@ -49,13 +49,14 @@ def test_the_lambda_backend_the_code_location_reads_holds_the_package(local_targ
 
 
 def test_the_iam_backend_and_policy_evaluator_the_simulation_reads_still_answer():
-    """In this process (the emulator's own moto backends): a role's inline policy comes back and is judged per
-    resource, an explicit Deny first; no such role is None."""
+    """moto's backends in this process (the emulator's server uses the same modules): a role's inline policy comes
+    back and is judged per resource, an explicit Deny first; no such role is None."""
     import json
 
     from moto.iam.models import iam_backends
 
-    from localsage.controlplane.moto_app import ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY, decision, role_policies
+    from localsage.controlplane.moto_app import decision, role_arn, role_policies
+    from localsage.facts.permissions import ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY
 
     installed = importlib.metadata.version("moto")
     account = "210987654321"
@@ -72,12 +73,13 @@ def test_the_iam_backend_and_policy_evaluator_the_simulation_reads_still_answer(
     backend.put_role_policy("seam", "read", json.dumps(policy))
     moved = f"moto {installed}: the IAM backend or policy evaluator moved (tested with {TESTED_MOTO_VERSION}); "
     moved += "update role_policies and decision in localsage/controlplane/moto_app.py"
-    policies = role_policies(account, role.arn)
+    policies = role_policies(role.arn)
     assert policies is not None and len(policies) == 1, moved
     assert decision(policies, "s3:GetObject", "arn:aws:s3:::b/key", {}) == ALLOWED, moved
     assert decision(policies, "s3:GetObject", "arn:aws:s3:::b/secret", {}) == EXPLICIT_DENY, moved
     assert decision(policies, "s3:PutObject", "arn:aws:s3:::b/key", {}) == IMPLICIT_DENY, moved
-    assert role_policies(account, role.arn + "-gone") is None, moved
+    assert role_policies(role.arn + "-gone") is None, moved
+    assert role_arn(account, "seam") == role.arn and role_arn(account, "gone") is None, moved
 
 
 def test_the_state_the_authorization_looks_up_is_where_moto_keeps_it():
@@ -95,6 +97,6 @@ def test_the_state_the_authorization_looks_up_is_where_moto_keeps_it():
     assert isinstance(sts_backends[account]["aws"].assumed_roles, list), moved % "STS assumed_roles"
     assert isinstance(athena_backends[account][region].executions, dict), moved % "Athena executions"
     assert isinstance(cloudformation_backends[account][region].stacks, dict), moved % "CloudFormation stacks"
-    assert assumed_role(account, "ASIANONE", "token") is None
+    assert assumed_role("ASIANONE", "token") is None
     assert athena_workgroup(account, region, "no-such-query") is None
     assert stack_arn(account, region, "no-such-stack") is None

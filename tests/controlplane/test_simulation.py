@@ -20,6 +20,12 @@ TRUST = {
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 JOBS = "arn:aws:sagemaker:us-east-1:000000000000:training-job/pipelines-*"
+WHERE = ("us-east-1", "000000000000")
+LOOKUPS = permissions.Lookups(
+    workgroup_of=lambda query: None,
+    stack_arn_of=lambda name: None,
+    role_arn_of=lambda name: f"arn:aws:iam::0:role/service/{name}",
+)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +79,33 @@ def test_pass_role_is_judged_with_the_service_the_context_names(local_target, ro
         return decisions(local_target, role, ["iam:PassRole"], [role], ContextEntries=context)[0][2]
 
     assert passed_to("sagemaker.amazonaws.com") == "allowed"
-    assert passed_to("lambda.amazonaws.com") != "allowed"
+    assert passed_to("lambda.amazonaws.com") == "implicitDeny"  # the Allow does not apply; nothing denies it
+    assert decisions(local_target, role, ["iam:PassRole"], [role])[0][2] == "implicitDeny", "no service given"
+
+
+def test_iam_semantics_moto_alone_gets_wrong(local_target):
+    """Each statement on its own (two conditional Allows), NotResource, and actions whatever their case."""
+    name = f"semantics-{uuid.uuid4().hex[:8]}"
+    iam = local_target.client("iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    bucket = "arn:aws:s3:::semantics"
+    statements = [
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": arn,
+         "Condition": {"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}}},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": arn,
+         "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
+        {"Effect": "Allow", "Action": "S3:GetObject", "Resource": f"{bucket}/*"},
+        {"Effect": "Deny", "Action": "s3:GetObject", "NotResource": f"{bucket}/public/*"},
+    ]  # fmt: skip
+    document = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    iam.put_role_policy(RoleName=name, PolicyName="semantics", PolicyDocument=document)
+    context = [{"ContextKeyName": "iam:PassedToService", "ContextKeyValues": ["sagemaker.amazonaws.com"],
+                "ContextKeyType": "string"}]  # fmt: skip
+    assert decisions(local_target, arn, ["iam:PassRole"], [arn], ContextEntries=context)[0][2] == "allowed"
+    assert decisions(local_target, arn, ["s3:GetObject"], [f"{bucket}/public/a", f"{bucket}/private/a"]) == [
+        ("s3:GetObject", f"{bucket}/public/a", "allowed"),
+        ("s3:GetObject", f"{bucket}/private/a", "explicitDeny"),
+    ]
 
 
 def test_the_aws_cli_gets_the_same_answer(local_target, role):
@@ -104,6 +136,7 @@ def test_every_step_types_request_has_a_resource_rule():
 
 
 def test_a_request_needs_its_action_on_its_resource_and_pass_role_for_sagemaker():
+    """Tag-on-create needs sagemaker:AddTags; a tuning job passes its training jobs' roles."""
     request = {"ModelName": "Pipelines-ABC", "ExecutionRoleArn": "arn:aws:iam::000000000000:role/r"}
     assert permissions.needed("CreateModel", request, "us-east-1", "000000000000") == [
         permissions.Permission("sagemaker:CreateModel", "arn:aws:sagemaker:us-east-1:000000000000:model/pipelines-abc"),
@@ -115,3 +148,34 @@ def test_a_request_needs_its_action_on_its_resource_and_pass_role_for_sagemaker(
     assert version.resource == "arn:aws:sagemaker:us-east-1:000000000000:model-package/models/*"
     with pytest.raises(KeyError, match="no resource rule for sagemaker:CreateAlgorithm"):
         permissions.needed("CreateAlgorithm", {}, "us-east-1", "000000000000")
+    tagged = permissions.needed("CreatePipeline", {"PipelineName": "p", "Tags": [{"Key": "k", "Value": "v"}]}, *WHERE)
+    assert [p.action for p in tagged] == ["sagemaker:CreatePipeline", "sagemaker:AddTags"]
+    tuning = {"HyperParameterTuningJobName": "t", "TrainingJobDefinitions": [{"RoleArn": "arn:aws:iam::0:role/a"}],
+              "TrainingJobDefinition": {"RoleArn": "arn:aws:iam::0:role/b"}}  # fmt: skip
+    passed = [p.resource for p in permissions.needed("CreateHyperParameterTuningJob", tuning, *WHERE)[1:]]
+    assert sorted(passed) == ["arn:aws:iam::0:role/a", "arn:aws:iam::0:role/b"]
+
+
+def test_every_service_names_the_resources_iam_evaluates():
+    def resources(service: str, operation: str, request: dict) -> list[tuple[str, str]]:
+        found = permissions.request_permissions(service, operation, request, *WHERE, LOOKUPS)
+        return [(p.action, p.resource) for p in found]
+
+    prefix = "arn:aws:sagemaker:us-east-1:000000000000"
+    steps = f"{prefix}:pipeline/p/execution/e"
+    assert resources("sagemaker", "ListPipelineExecutionSteps", {"PipelineExecutionArn": steps}) == [
+        ("sagemaker:ListPipelineExecutionSteps", steps)
+    ]
+    assert resources("sagemaker", "ListModelPackages", {"ModelPackageGroupName": "g"})[0][1] == "*"
+    glue = "arn:aws:glue:us-east-1:000000000000"
+    assert [r for _, r in resources("glue", "CreateTable", {"DatabaseName": "d", "TableInput": {"Name": "t"}})] == [
+        f"{glue}:catalog", f"{glue}:database/d", f"{glue}:table/d/t"
+    ]  # fmt: skip
+    new_stack = "arn:aws:cloudformation:us-east-1:000000000000:stack/new/*"
+    assert resources("cloudformation", "CreateStack", {"StackName": "new"}) == [
+        ("cloudformation:CreateStack", new_stack)
+    ]
+    assert resources("iam", "GetRole", {"RoleName": "r"}) == [("iam:GetRole", "arn:aws:iam::0:role/service/r")]
+    assert resources("sns", "PublishBatch", {"TopicArn": "arn:t"}) == [("sns:Publish", "arn:t")]
+    assert resources("athena", "CreateWorkGroup", {"Name": "w"})[0][1].endswith(":workgroup/w")
+    assert resources("sagemaker", "CreateModelPackage", {})[0] == ("sagemaker:CreateModelPackage", "*"), "malformed"

@@ -56,6 +56,16 @@ class Promotion:
         for name, document in policies.items():
             iam.put_role_policy(RoleName=self.role_name, PolicyName=name, PolicyDocument=json.dumps(document))
 
+    def pipeline_exists(self, wanted: bool) -> None:
+        """The stable pipeline made (by a promotion, as the role) or deleted, so the next upsert creates or updates."""
+        sagemaker = self.target.client("sagemaker")
+        name = self.target.config.pipeline_name("stable")
+        exists = name in [p["PipelineName"] for p in sagemaker.list_pipelines()["PipelineSummaries"]]
+        if exists and not wanted:
+            sagemaker.delete_pipeline(PipelineName=name)
+        elif wanted and not exists:
+            self.promote()
+
     def promote(self) -> None:
         """The two commands of buildspec-promote.yaml, in order."""
         as_role = self.as_role()
@@ -151,13 +161,21 @@ def test_the_promotion_runs_as_the_role_the_template_gives_it(promoted):
     )
 
 
+# What the commands call that the role's statements grant. Not here, and why: S3 actions (moto judges S3, and its
+# denial does not name the action), sts:GetCallerIdentity (IAM allows it whatever the policy), and what no command
+# calls on the emulator: glue:* (Athena reads the catalog itself, which moto's Athena does not),
+# athena:GetWorkGroup and sagemaker:ListPipelines.
+CREATING = ("sagemaker:CreatePipeline", "sagemaker:AddTags")  # made when the stable pipeline does not exist yet
+
+
 @pytest.mark.parametrize(
     "action",
-    ["sagemaker:UpdatePipeline", "sagemaker:DescribePipeline", "iam:PassRole", "iam:GetRole",
+    [*CREATING, "sagemaker:UpdatePipeline", "sagemaker:DescribePipeline", "iam:PassRole", "iam:GetRole",
      "cloudformation:DescribeStacks", "athena:StartQueryExecution", "athena:GetQueryExecution"],
 )  # fmt: skip
 def test_one_action_taken_out_of_the_role_fails_the_promotion_naming_it_and_the_role(promoted, action):
-    promotion = promoted  # the pipeline exists: the next upsert updates it
+    promotion = promoted
+    promotion.pipeline_exists(action not in CREATING)
     promotion.put(without_action(promotion.policies, action))
     try:
         with pytest.raises((ClientError, UserError)) as failed:

@@ -22,6 +22,7 @@ import requests
 
 from localsage.adapters import api_rules, aws, loopback, roles
 from localsage.errors import UserError
+from localsage.facts import permissions
 from localsage.runner.backends.base import Backend, ContainerSpec, RunningContainer
 from localsage.runner.callbacks import CallbackStore
 from localsage.runner.definition import Step
@@ -111,7 +112,7 @@ class StepContext:
         return self.job or job_name(self.execution_id, self.step.name)
 
     def arn(self, resource: str, name: str) -> str:
-        return f"arn:aws:sagemaker:{self.target.region}:{self.target.account}:{resource}/{name.lower()}"
+        return permissions.sagemaker_arn(self.target.region, self.target.account, resource, name)
 
     def container_path(self, path: str, field_name: str) -> Path:
         """The host folder for a container path, which must lie under /opt/ml (as SageMaker requires)."""
