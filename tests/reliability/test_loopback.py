@@ -41,12 +41,26 @@ def test_the_backslash_trick_sends_nothing_anywhere(monkeypatch):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
+    listener.settimeout(0.1)
     connected: list[bool] = []
-    threading.Thread(target=lambda: connected.append(bool(listener.accept())), daemon=True).start()
+    done = threading.Event()
+
+    def accept() -> None:  # until the test is done: a connection, if any came, is recorded
+        while not done.is_set():
+            try:
+                listener.accept()[0].close()
+            except TimeoutError:
+                continue
+            connected.append(True)
+
+    watcher = threading.Thread(target=accept, daemon=True)
+    watcher.start()
     port = listener.getsockname()[1]
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.2:{port}\\@localhost:4566")
     with pytest.raises(UserError, match="AWS_ENDPOINT_URL_S3"):
         aws.refuse_remote_endpoints(os.environ)
+    done.set()
+    watcher.join(timeout=5)
     listener.close()
     assert connected == []
 
