@@ -96,8 +96,12 @@ def fake_path(tmp_path: Path, *tools: str) -> str:
 
 
 def run_dev(tmp_path: Path, path: str, **env: str) -> subprocess.CompletedProcess:
+    """./dev in a checkout of its own, with no .venv yet (the machine's Python is only looked at then)."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir(exist_ok=True)
+    shutil.copy2(REPO / "dev", checkout / "dev")
     return subprocess.run(
-        ["sh", str(REPO / "dev"), "--list"],
+        ["sh", str(checkout / "dev"), "--list"],
         env={"PATH": path, "HOME": str(tmp_path), **env},
         capture_output=True,
         text=True,
@@ -164,7 +168,8 @@ def test_dev_keeps_bytecode_in_the_venv_even_where_writing_it_is_turned_off(tmp_
     module = REPO / "localsage" / "facts" / "config.py"
     cached = REPO / ".venv" / "pycache" / module.parent.relative_to("/") / f"config.{sys.implementation.cache_tag}.pyc"
     cached.unlink(missing_ok=True)
-    environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # A state folder of its own: no command server there, so the task runs in a fresh interpreter, which compiles.
+    environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "LOCALSAGE_STATE_DIR": str(tmp_path / "state")}
     environment.pop("PYTHONPYCACHEPREFIX", None)
     command = ["sh", str(REPO / "dev"), "names"]
     completed = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)

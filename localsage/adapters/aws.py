@@ -8,7 +8,7 @@ code written for `localstack-client` (`LOCALSTACK_HOST`) all reach the same endp
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -165,6 +165,19 @@ def session(region: str | None = None, credentials: Mapping[str, str] | None = N
 def service_model(service: str) -> botocore.model.ServiceModel:
     """A service's API model (operations and shapes), from the shared loader."""
     return _core_session().get_service_model(service)
+
+
+def load_models(services: Iterable[str], region: str = "us-east-1") -> None:
+    """Read these services' models (API, endpoints, retries) into this process's shared loader by making a client
+    of each that never sends a request: a process forked afterwards makes its own clients without reading them."""
+    made = boto3.Session(
+        botocore_session=_core_session(),
+        region_name=region,
+        aws_access_key_id=FAKE_ACCESS_KEY_ID,
+        aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
+    )
+    for service in services:
+        made.client(service, endpoint_url="http://127.0.0.1:9")
 
 
 def guarded_session(region: str, credentials: Mapping[str, str] | None = None) -> boto3.Session:

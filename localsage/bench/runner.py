@@ -3,13 +3,13 @@
 Configurations, alternated over the rounds, all on a private copy of the project with its own emulator:
 - floor:  preprocess.py, train.py, evaluate.py and the batch scoring (`score_by_hand.py`, the model's own
           inference handlers) as plain `python` processes, in order, same arguments;
-- cold:   `invoke local-run --no-cache` (every step runs, forked from the warm interpreter, the default here;
-          the definition is unchanged, so it is reused);
-- fresh:  the same with LOCALSAGE_ISOLATION=fresh (each step `python` a fresh interpreter);
-- cached: `invoke local-run` (Preprocess and Train come from the cache);
-- edit:   a comment appended to train.py, then `invoke local-run` (the edit-to-result loop).
-The warm interpreter starts with the first run after the emulator (the warm-up) and serves every later run, as
-it does for a user; its start is reported apart, like the emulator's.
+- cold:   `./dev local-run --no-cache` (every step runs, forked from the warm interpreter, and the task itself
+          forked from the command server: the defaults here; the definition is unchanged, so it is reused);
+- fresh:  the same with LOCALSAGE_ISOLATION=fresh (the task and each step `python` a fresh interpreter);
+- cached: `./dev local-run` (Preprocess and Train come from the cache);
+- edit:   a comment appended to train.py, then `./dev local-run` (the edit-to-result loop).
+The warm interpreter and the command server start with the first run after the emulator (the warm-up) and serve
+every later run, as they do for a user; their starts are reported apart, like the emulator's.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from localsage.bench import harness
 from localsage.errors import UserError
 from localsage.facts import config as project_config
 from localsage.project import layout
-from localsage.runner.warm import service
+from localsage.runner.warm import commands, service
 
 # RegisterModel's local notification reads infra/cdk.json (which groups notify).
 PROJECT_FILES = ("ml", "infra/kpi", "infra/cdk.json", "project.toml", "requirements", "tasks.py")
@@ -47,6 +47,7 @@ def run(root: Path, say: Callable[[str], None] = print, rounds: int = DEFAULT_RO
             configurations |= {"cached": bench.cached, "edit": bench.edit}
             results = harness.alternate(configurations, rounds, say)
             warm_interpreter = bench.warm_interpreter()
+            command_server = bench.warm_interpreter(commands.folder)
         finally:
             bench.stop_emulator()
     summary = {name: harness.summarise(measurements) for name, measurements in results.items()}
@@ -58,6 +59,7 @@ def run(root: Path, say: Callable[[str], None] = print, rounds: int = DEFAULT_RO
         "emulator_start_s": round(emulator.seconds, 3),
         "first_run_s": round(warm_up.seconds, 3),
         "warm_interpreter": warm_interpreter,
+        "command_server": command_server,
         "floor_s": medians["floor"],
         "cold_s": medians["cold"],
         "fresh_s": medians["fresh"],
@@ -91,6 +93,7 @@ class BenchProject:
         self.env = {**os.environ, "LOCALSAGE_STATE_DIR": str(scratch / "state"), "LOCALSAGE_ROOT": str(self.project)}
         self.env.pop("AWS_ENDPOINT_URL", None)
         self.invoke = str(Path(sys.executable).with_name("invoke"))
+        self.dev = str(root / "dev")  # what a user types: the task is forked from the command server once it runs
 
     def start_emulator(self) -> harness.Measurement:
         return harness.run_command([self.invoke, "emulator.up"], self.project, self.env, "emulator.up")[0]
@@ -99,7 +102,7 @@ class BenchProject:
         harness.run_command([self.invoke, "emulator.down"], self.project, self.env, "emulator.down")
 
     def local_run(self, what: str, *flags: str, isolation: str | None = None) -> tuple[harness.Measurement, dict]:
-        command = [self.invoke, "local-run", "--json", *flags]
+        command = [self.dev, "local-run", "--json", *flags]
         env = {**self.env, "LOCALSAGE_ISOLATION": isolation} if isolation else self.env
         measurement, stdout = harness.run_command(command, self.project, env, f"local-run ({what})")
         summary = json.loads(stdout)
@@ -113,10 +116,10 @@ class BenchProject:
     def fresh(self, round_number: int) -> harness.Measurement:
         return self.local_run("fresh", "--no-cache", isolation="fresh")[0]
 
-    def warm_interpreter(self) -> dict | None:
-        """The warm interpreter's import time and resident memory (it is no child of the runs, so their peak
-        RSS leaves it out)."""
-        record = service.read_record(service.folder(Path(self.env["LOCALSAGE_STATE_DIR"])))
+    def warm_interpreter(self, folder: Callable[[Path], Path] = service.folder) -> dict | None:
+        """A warm interpreter's (or the command server's) import time and resident memory (it is no child of the
+        runs, so their peak RSS leaves it out)."""
+        record = service.read_record(folder(Path(self.env["LOCALSAGE_STATE_DIR"])))
         if record is None:
             return None
         try:

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from localsage.adapters import targets
 from localsage.adapters.emulators.selection import emulator_for
+from localsage.commands import command_server
 from localsage.commands.flags import split_params
 from localsage.errors import UserError
+from localsage.facts import config as project_config
 from localsage.facts.config import check_variant, local_dir, project_root
 from localsage.operations.pipelines import upsert_pipeline
 from localsage.operations.registry import ensure_model_package_group
@@ -151,8 +153,13 @@ def prepared_project_definition(target, variant: str, say: Callable[[str], None]
 
 
 def local_run_task(as_json: bool = False, params: list[str] | None = None, **options) -> None:
-    """`./dev local-run`: run, then print the summary and exit with the execution's status."""
-    finish_execution(local_run(params=split_params(params), quiet=as_json, **options), as_json=as_json)
+    """`./dev local-run`: run, then print the summary and exit with the execution's status. The next ./dev task
+    forks from the command server, which starts here once a run is done (command_server.py)."""
+    record = local_run(params=split_params(params), quiet=as_json, **options)
+    root = options.get("root") or project_root()
+    lifetime = emulator_for(root, project_config.load(root), options.get("say", print)).process()
+    command_server.start_beside(local_dir(root), lifetime)
+    finish_execution(record, as_json=as_json)
 
 
 def register_execution(target, pipeline_name: str, definition: PipelineDefinition) -> Execution:

@@ -19,8 +19,19 @@ from localsage.errors import UserError
 
 __all__ = ["Exit", "UserError", "console", "err_console", "run", "say"]
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+CONSOLE_OPTIONS = {"highlight": False, "soft_wrap": True}
+console = Console(**CONSOLE_OPTIONS)
+err_console = Console(stderr=True, **CONSOLE_OPTIONS)
+
+
+def detect_terminal() -> None:
+    """Both consoles look at this process's terminal and environment again (colour, width, NO_COLOR ...), as
+    new ones would: rich reads them when a Console is made, and a task forked from the command server
+    (runner/warm/commands.py) inherits consoles made in the server, whose output is a log file. The objects stay
+    the same, so every module that imported them sees the change."""
+    console.__init__(**CONSOLE_OPTIONS)
+    err_console.__init__(stderr=True, **CONSOLE_OPTIONS)
+
 
 T = TypeVar("T")
 

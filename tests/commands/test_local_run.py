@@ -308,13 +308,9 @@ def test_ctrl_c_stops_the_step_processes_and_marks_the_execution_stopped(local_t
 
 @pytest.fixture
 def without_mount_namespace(monkeypatch):
-    """Simulate macOS or a restricted container: no private /opt/ml, paths are rewritten instead."""
-    from localsage.runner.backends import process
-
+    """Simulate macOS or a restricted container: no private /opt/ml, paths are rewritten instead (the probe's
+    answer is kept per setting, so no earlier answer stands in)."""
     monkeypatch.setenv("LOCALSAGE_ISOLATION", "paths")
-    process.isolation_command.cache_clear()
-    yield
-    process.isolation_command.cache_clear()
 
 
 def test_without_a_mount_namespace_the_real_pipeline_still_runs(two_runs, project, without_mount_namespace):

@@ -39,11 +39,15 @@ SERVE = "serve"
 TERMINATE_GRACE_S = 5
 
 
-@cache
 def isolation_command() -> tuple[str, ...] | None:
     """The `unshare` prefix that gives a private /opt/ml on this machine, or None (then paths are rewritten)."""
-    forced = os.environ.get("LOCALSAGE_ISOLATION")
-    if forced == "paths" or not shutil.which("unshare") or not sys.platform.startswith("linux"):
+    return _isolation_for(os.environ.get("LOCALSAGE_ISOLATION"), os.environ.get("PATH", os.defpath))
+
+
+@cache
+def _isolation_for(forced: str | None, path: str) -> tuple[str, ...] | None:
+    """Probed once per process and setting (a process forked from the command server inherits the answer)."""
+    if forced == "paths" or not shutil.which("unshare", path=path) or not sys.platform.startswith("linux"):
         return None
     candidates = [("unshare", "--mount", "--propagation", "private")]
     if os.geteuid() != 0:

@@ -1,10 +1,13 @@
-"""`python` inside a step, in warm mode: ask the warm interpreter to fork the program, or become a fresh one.
+"""`python` inside a step, in warm mode (and `./dev TASK`): ask a warm interpreter to fork the program, or become
+a fresh one.
 
 The step's PATH starts with a folder whose `python`, `python3` and `python3.X` run this file as
 `<interpreter> -I -S launcher.py ARGS` (milliseconds: no site-packages). `python [-u|-B] script.py ARGS` is
 sent to the warm interpreter with this process's environment, working folder and every open file
 descriptor; anything else (`-c`, `-m`, `--version`, no server) execs the real interpreter with the same
-arguments, which is what a fresh process would have done. The launcher stays as the program's stand-in: it
+arguments, which is what a fresh process would have done. `./dev` calls it as
+`<interpreter> -I -S launcher.py -m invoke ...` with the command server's key in LOCALSAGE_WARM_COMMANDS, which the
+launcher removes before anything else sees it. The launcher stays as the program's stand-in: it
 forwards signals and exits as the program exits, so pipes, exit codes and `kill` behave as with one process.
 """
 
@@ -22,9 +25,14 @@ FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUI
 
 
 def main(arguments: list[str]) -> None:
-    key = os.environ.get(protocol.SOCKET_VARIABLE)
-    call = protocol.script_call(arguments)
-    if not key or call is None or not os.path.isfile(call.script):
+    if protocol.COMMANDS_VARIABLE in os.environ:
+        key = os.environ.pop(protocol.COMMANDS_VARIABLE)
+        runnable = protocol.module_call(arguments) is not None
+    else:
+        key = os.environ.get(protocol.SOCKET_VARIABLE)
+        call = protocol.script_call(arguments)
+        runnable = call is not None and os.path.isfile(call.program)
+    if not key or not runnable:
         _become_fresh(arguments)
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:

@@ -5,7 +5,8 @@ its own folder. One message per datagram of a SOCK_SEQPACKET Unix socket, JSON e
 a connection carries the launcher's file descriptors.
 
 Launcher → server: {"argv": [...], "cwd": ..., "env": {...}} with every open fd, then {"signal": n} as
-signals arrive. Server → launcher: {"pid": n} once the child runs, or {"fresh": reason} (the launcher then
+signals arrive. A step's server runs `python script ARGS` calls; a command server (`./dev TASK`), `python -m
+module ARGS` calls. Server → launcher: {"pid": n} once the child runs, or {"fresh": reason} (the launcher then
 becomes a fresh interpreter), then {"exit": code} or {"signal": n} when the child ends.
 """
 
@@ -27,6 +28,8 @@ SOCKET_VARIABLE = "LOCALSAGE_WARM_SOCKET"
 OPT_ML_VARIABLE = "LOCALSAGE_WARM_OPT_ML"
 ISOLATION_VARIABLE = "LOCALSAGE_WARM_ISOLATION"
 SHIM_VARIABLE = "LOCALSAGE_WARM_SHIM"
+# Set by ./dev for the launcher alone: the command server's key (the launcher removes it, so a task never sees it).
+COMMANDS_VARIABLE = "LOCALSAGE_WARM_COMMANDS"
 OWN_VARIABLES = frozenset({SOCKET_VARIABLE, OPT_ML_VARIABLE, ISOLATION_VARIABLE, SHIM_VARIABLE})
 # Read by the interpreter or by compiled libraries when they are imported (thread pools, allocators, locale,
 # hashing, import paths): a value other than the warm interpreter's means the step needs its own interpreter.
@@ -42,21 +45,37 @@ CONTRACT_PREFIXES = ("SM_", "SAGEMAKER_", "TRAINING_JOB_", "PROCESSING_JOB_", "A
 ACCEPTED_FLAGS = frozenset({"-u", "-B"})
 
 
-class ScriptCall(NamedTuple):
+class ProgramCall(NamedTuple):
     flags: list[str]
-    script: str
+    program: str  # the script's path, or the module's name (`-m`)
     arguments: list[str]
+    is_module: bool
 
 
-def script_call(argv: list[str]) -> ScriptCall | None:
-    """`python [-u] [-B] script ARGS` split into its parts; None for any other way to call python."""
+def program_call(argv: list[str]) -> ProgramCall | None:
+    """`python [-u] [-B] script ARGS` or `python [-u] [-B] -m module ARGS` split into its parts; None for any
+    other way to call python."""
     for index, argument in enumerate(argv):
         if argument in ACCEPTED_FLAGS:
             continue
+        if argument == "-m":
+            return ProgramCall(argv[:index], argv[index + 1], argv[index + 2 :], True) if argv[index + 1 :] else None
         if argument.startswith("-"):
             return None
-        return ScriptCall(argv[:index], argument, argv[index + 1 :])
+        return ProgramCall(argv[:index], argument, argv[index + 1 :], False)
     return None
+
+
+def script_call(argv: list[str]) -> ProgramCall | None:
+    """A script call (what a step's server forks), or None."""
+    call = program_call(argv)
+    return call if call and not call.is_module else None
+
+
+def module_call(argv: list[str]) -> ProgramCall | None:
+    """A `-m module` call (what the command server forks), or None."""
+    call = program_call(argv)
+    return call if call and call.is_module else None
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,18 @@
 """The warm interpreter: imports the libraries step code uses, then forks one child per step `python` process.
 
 `python -m localsage.runner.warm.server --key K --record FILE [--preload a,b] [--watch PID:START]`
+`... --commands --address FILE [--prepare MODULE:FUNCTION] [--after-fork MODULE:FUNCTION]` (`commands.py`)
 
 The server never runs step code: it imports installed modules that the step scripts import (read from their
 source, `imports`), listens on an abstract Unix socket for the launcher, and forks. The child takes the
 launcher's descriptors, environment, working folder and arguments, makes the step's /opt/ml (`namespace`),
 reseeds the random generators a fresh interpreter would seed itself, and runs the script as `__main__`;
 then the interpreter ends as a fresh one would (atexit handlers, flushed output, its exit code).
+
+With `--commands` it is the command server instead: it imports the toolkit's task code, and its children run
+`python -m module ARGS` calls (`./dev TASK`) with no /opt/ml of their own. Its key is written to the `--address`
+file once it listens (./dev reads it there); a request that finds the toolkit's own code changed since the
+imports runs fresh, and the server retires: it takes no more requests and ends when its children have.
 
 Single-threaded on purpose (fork copies only the calling thread). It ends when the emulator it serves is
 gone, after IDLE_SECONDS without work, or on SIGTERM (`./dev emulator.down` stops it by PID).
@@ -28,8 +34,10 @@ import signal
 import socket
 import struct
 import sys
+import sysconfig
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -72,6 +80,13 @@ class Server:
     children: dict[int, Child] = field(default_factory=dict)
     tried: set[str] = field(default_factory=set)
     last_work: float = field(default_factory=time.monotonic)
+    commands: bool = False
+    sources: dict[str, int] = field(default_factory=dict)  # command server: what it imported, as it was then
+    address_file: Path | None = None
+    key: str = ""
+    retiring: bool = False
+    home: Path | None = None  # where children report the installed modules they imported (`learned_file`)
+    learned: set[str] = field(default_factory=set)
 
     def serve(self) -> Request:
         """Answer launchers until a fork; returns only in the child, with what it must run."""
@@ -96,6 +111,7 @@ class Server:
                 else:
                     self._from_launcher(key.data, selector)
             self._reap(selector)
+            self._import_learned()
             self._kill_orphans()
             if self._should_end():
                 self._end()
@@ -111,15 +127,21 @@ class Server:
             _close_all(fds)
             connection.close()
             return None
-        reason = protocol.fresh_reason(message["env"], self.environment)
+        reason = self._command_refusal(message) if self.commands else None
+        reason = reason or protocol.fresh_reason(message["env"], self.environment)
         if reason is not None:
             _log(f"{message['argv']}: fresh ({reason})")
             protocol.send(connection, {"fresh": reason})
             _close_all(fds)
             connection.close()
+            if self.retiring:
+                self._retire(selector)
             return None
-        imported = self._preload_for(message)
-        _log(f"{protocol.script_call(message['argv']).script}: forking ({imported})")
+        if self.commands:
+            _log(f"{' '.join(message['argv'])}: forking")
+        else:
+            imported = self._preload_for(message)
+            _log(f"{protocol.script_call(message['argv']).program}: forking ({imported})")
         sys.stdout.flush()
         sys.stderr.flush()
         # What the server holds is never collected in a child: kept out of its collections (and pages unshared).
@@ -139,10 +161,33 @@ class Server:
         self.last_work = time.monotonic()
         return None
 
+    def _command_refusal(self, message: dict) -> str | None:
+        """Why the command server must not fork this request (it then runs fresh), or None."""
+        if protocol.module_call(message["argv"]) is None:
+            return "not a `python -m module` call"
+        changed = changed_sources(self.sources)
+        if changed:
+            self.retiring = True
+            return f"{changed} changed since the command server imported it"
+        return None
+
+    def _retire(self, selector: selectors.BaseSelector) -> None:
+        """Take no more requests (they run fresh until a new server starts); end once the children have."""
+        selector.unregister(self.listener)
+        self.listener.close()
+        self._forget_address()
+
+    def _forget_address(self) -> None:
+        if self.address_file is None:
+            return
+        with contextlib.suppress(OSError):
+            if self.address_file.read_text(encoding="utf-8").strip() == self.key:
+                self.address_file.unlink()
+
     def _preload_for(self, message: dict) -> str:
         """Import what the script imports and this server has not tried yet; says how long that took."""
         call = protocol.script_call(message["argv"])
-        script = _host_path(call.script, message)
+        script = _host_path(call.program, message)
         wanted = [name for name in imports.installed_modules(script) if name not in self.tried]
         started = time.monotonic()
         preload(wanted)
@@ -176,6 +221,7 @@ class Server:
             child = self.children.pop(pid, None)
             if child is None:
                 continue
+            self._read_learned(pid)
             outcome = {"exit": os.WEXITSTATUS(status)} if os.WIFEXITED(status) else {"signal": os.WTERMSIG(status)}
             _log(f"child {pid} ended: {outcome}")
             if child.orphaned_at is None:
@@ -185,6 +231,28 @@ class Server:
             child.connection.close()
             self.last_work = time.monotonic()
 
+    def _read_learned(self, pid: int) -> None:
+        if self.home is None:
+            return
+        path = learned_file(self.home, pid)
+        with contextlib.suppress(OSError):
+            self.learned.update(path.read_text(encoding="utf-8").split())
+            path.unlink()
+
+    def _import_learned(self) -> None:
+        """What children imported from the installation beyond what the server had (a model's classes that its
+        pickle names, a step not yet forked this lifetime), imported between runs: never while a child runs,
+        which could be waiting for a fork."""
+        wanted = sorted(self.learned - self.tried - set(sys.modules))
+        self.learned.clear()
+        if self.children or not wanted:
+            self.learned.update(wanted)
+            return
+        started = time.monotonic()
+        preload(wanted)
+        self.tried.update(wanted)
+        _log(f"imported {len(wanted)} modules the steps imported, in {time.monotonic() - started:.2f} s")
+
     def _kill_orphans(self) -> None:
         for child in self.children.values():
             if child.orphaned_at is not None and time.monotonic() - child.orphaned_at > KILL_GRACE_SECONDS:
@@ -193,9 +261,12 @@ class Server:
     def _should_end(self) -> bool:
         if self.watch is not None and not processes.alive(*self.watch):
             return True
+        if self.retiring:
+            return not self.children
         return not self.children and time.monotonic() - self.last_work > IDLE_SECONDS
 
     def _end(self) -> None:
+        self._forget_address()
         for child in self.children.values():
             _signal(child.pid, signal.SIGKILL)
         raise SystemExit(0)
@@ -210,40 +281,94 @@ def preload(names: list[str]) -> None:
             continue
 
 
-def run_child(request: Request) -> None:
-    """In the forked child: become the launcher's program and run it (see the module docstring)."""
+def changed_sources(sources: dict[str, int]) -> str | None:
+    """The first of these files (or folders) whose modification time is no longer the recorded one."""
+    for path, recorded in sources.items():
+        try:
+            if os.stat(path).st_mtime_ns != recorded:
+                return path
+        except OSError:
+            return path
+    return None
+
+
+def own_sources() -> dict[str, int]:
+    """What a command server's imports came from, beyond the standard library: each imported module's file that
+    the installation does not hold (the toolkit's, installed editable), and the installation's package folders
+    (an install or uninstall changes them)."""
+    paths = [str(Path(sysconfig.get_paths()[key])) for key in ("purelib", "platlib")]
+    for module in list(sys.modules.values()):
+        location = getattr(module, "__file__", None)
+        if location and not str(Path(location).resolve()).startswith(imports.INSTALLATION_ROOTS):
+            paths.append(location)
+    return {path: os.stat(path).st_mtime_ns for path in dict.fromkeys(paths) if os.path.exists(path)}
+
+
+def learned_file(home: Path, pid: int) -> Path:
+    return home / f"learned-{pid}.txt"
+
+
+def run_child(request: Request, after_fork: Callable[[], None] | None = None, home: Path | None = None) -> None:
+    """In the forked child: become the launcher's program and run it (see the module docstring). A step's child
+    tells the server, in `home`, which installed modules it imported that the server had not."""
+    global _REPORT
+    if home is not None:
+        _REPORT = (learned_file(home, os.getpid()), set(sys.modules))
     _take_descriptors(request.fds, request.numbers)
     os.setsid()
     for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGQUIT):
         signal.signal(number, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    namespace.enter(
-        request.env.get(protocol.ISOLATION_VARIABLE, namespace.PATHS), request.env.get(protocol.OPT_ML_VARIABLE, "")
-    )
+    module = protocol.module_call(request.argv)
+    if module is None:
+        namespace.enter(
+            request.env.get(protocol.ISOLATION_VARIABLE, namespace.PATHS),
+            request.env.get(protocol.OPT_ML_VARIABLE, ""),
+        )
     os.chdir(request.cwd)
     os.environ.clear()
     os.environ.update(request.env)
     time.tzset()
     _reseed()
-    call = protocol.script_call(request.argv)
+    call = module or protocol.script_call(request.argv)
     unbuffered = "-u" in call.flags or bool(request.env.get("PYTHONUNBUFFERED"))
     sys.dont_write_bytecode = "-B" in call.flags or bool(request.env.get("PYTHONDONTWRITEBYTECODE"))
     _fresh_stdio(unbuffered)
-    script_folder = os.path.dirname(os.path.realpath(call.script))
+    if module is not None:
+        _run_module(module, request.cwd, after_fork)
+    script_folder = os.path.dirname(os.path.realpath(call.program))
     for name in imports.local_names(Path(script_folder)):
         for loaded in [module for module in sys.modules if module == name or module.startswith(f"{name}.")]:
             del sys.modules[loaded]
     sys.path[0] = script_folder
-    sys.argv = [call.script, *call.arguments]
+    sys.argv = [call.program, *call.arguments]
     sys.executable = request.env.get(protocol.SHIM_VARIABLE, sys.executable)
     main_globals: dict = {}
     try:
-        main_globals = runpy.run_path(call.script, run_name="__main__")
+        main_globals = runpy.run_path(call.program, run_name="__main__")
         code = 0
     except SystemExit as exit_request:
         code = _exit_code(exit_request)
     except BaseException as exc:  # noqa: BLE001 - whatever the script raised, reported as python reports it
-        _print_users_traceback(exc, call.script)
+        _print_users_traceback(exc, call.program)
+        code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
+    _finish(code, main_globals)
+
+
+def _run_module(call: protocol.ProgramCall, cwd: str, after_fork: Callable[[], None] | None) -> None:
+    """`python -m module ARGS` in the forked child, then its end as a fresh interpreter's."""
+    sys.path.insert(0, cwd)  # `python -m` looks in the working folder first
+    sys.argv = ["-m", *call.arguments]  # runpy puts the module's file in argv[0], as `python -m` does
+    main_globals: dict = {}
+    try:
+        if after_fork is not None:
+            after_fork()
+        main_globals = runpy.run_module(call.program, run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exit_request:
+        code = _exit_code(exit_request)
+    except BaseException as exc:  # noqa: BLE001 - whatever the program raised, reported as python reports it
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
         code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
     _finish(code, main_globals)
 
@@ -258,8 +383,26 @@ def _exit_code(exit_request: SystemExit) -> int:
     return 1
 
 
+_REPORT: tuple[Path, set[str]] | None = None
+
+
+def _report_imports() -> None:
+    if _REPORT is None:
+        return
+    path, before = _REPORT
+    names = [
+        name
+        for name, module in list(sys.modules.items())
+        if name not in before and str(getattr(module, "__file__", None) or "").startswith(imports.INSTALLATION_ROOTS)
+    ]
+    if names:
+        with contextlib.suppress(OSError):
+            path.write_text("\n".join(names), encoding="utf-8")
+
+
 def _finish(code: int, main_globals: dict) -> None:
     """End as a fresh interpreter ends, without tearing down the libraries shared with the server."""
+    _report_imports()
     if not interpreter_exit.available():
         raise SystemExit(code)
     interpreter_exit.run_shutdown_handlers()
@@ -342,12 +485,16 @@ def _close_all(fds: list[int]) -> None:
             os.close(fd)
 
 
-def main(argv: list[str] | None = None) -> Request:
+def main(argv: list[str] | None = None) -> tuple[Request, Callable[[], None] | None, Path | None]:
     parser = argparse.ArgumentParser(prog="python -m localsage.runner.warm.server")
     parser.add_argument("--key", required=True)
     parser.add_argument("--record", required=True, type=Path)
     parser.add_argument("--preload", default="")
     parser.add_argument("--watch", default="")
+    parser.add_argument("--commands", action="store_true")
+    parser.add_argument("--address", type=Path)
+    parser.add_argument("--prepare", default="")
+    parser.add_argument("--after-fork", default="")
     arguments = parser.parse_args(argv)
     # Only installed modules are ever imported here: nothing from the folder the server was started in.
     sys.path[:] = [entry for entry in sys.path if entry not in ("", os.getcwd())]
@@ -357,6 +504,8 @@ def main(argv: list[str] | None = None) -> Request:
     environment = protocol.import_time_environment(os.environ)
     preloaded = [name for name in arguments.preload.split(",") if name]
     preload(preloaded)
+    if arguments.prepare:
+        named_function(arguments.prepare)()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(protocol.address(arguments.key))
     listener.listen(64)
@@ -364,14 +513,28 @@ def main(argv: list[str] | None = None) -> Request:
     if arguments.watch:
         pid, start = arguments.watch.split(":")
         watch = (int(pid), float(start))
-    server = Server(listener, watch, environment, tried=set(preloaded))
+    server = Server(listener, watch, environment, tried=set(preloaded), commands=arguments.commands)
+    server.key, server.address_file = arguments.key, arguments.address
+    if arguments.commands:
+        server.sources = own_sources()
+    else:
+        server.home = arguments.record.parent
     created = psutil.Process().create_time()
     ready = round(time.monotonic() - started, 3)
     record = protocol.ServerRecord(os.getpid(), created, arguments.key, ready, environment)
     write_atomically(arguments.record, json.dumps(asdict(record)))
+    if arguments.address:
+        write_atomically(arguments.address, arguments.key)
+    after_fork = named_function(arguments.after_fork) if arguments.after_fork else None
     signal.signal(signal.SIGTERM, lambda number, frame: server._end())
-    return server.serve()
+    return server.serve(), after_fork, server.home
+
+
+def named_function(name: str):
+    """`package.module:function`, imported."""
+    module, _, function = name.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 if __name__ == "__main__":
-    run_child(main())
+    run_child(*main())

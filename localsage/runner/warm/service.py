@@ -35,16 +35,17 @@ def folder(state_dir: Path) -> Path:
     return path
 
 
-def server_key(state_dir: Path) -> str:
-    """What the warm interpreter was made of: reuse it only while all of it is unchanged."""
-    digest = hashlib.sha256()
+def server_key(state_dir: Path, environment: dict[str, str] | None = None, kind: str = "steps") -> str:
+    """What a warm interpreter was made of: reuse it only while all of it is unchanged."""
+    digest = hashlib.sha256(kind.encode())
     digest.update(sys.executable.encode())
     digest.update(str(state_dir.resolve()).encode())
     for key in ("purelib", "platlib"):
         digest.update(str(os.stat(sysconfig.get_paths()[key]).st_mtime_ns).encode())
     for source in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(source.read_bytes())
-    digest.update(json.dumps(protocol.import_time_environment(server_environment()), sort_keys=True).encode())
+    variables = protocol.import_time_environment(server_environment() if environment is None else environment)
+    digest.update(json.dumps(variables, sort_keys=True).encode())
     return digest.hexdigest()[:20]
 
 
@@ -64,7 +65,7 @@ def running(
     record = read_record(home)
     if record and record.key == key and processes.alive(record.pid, record.started):
         return record
-    with _locked(home / "lock"):
+    with locked(home / "lock"):
         record = read_record(home)
         if record and record.key == key and processes.alive(record.pid, record.started):
             return record
@@ -113,7 +114,7 @@ def _start(home: Path, key: str, preload: list[str], lifetime, say) -> protocol.
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -33,7 +33,14 @@ def test_a_variable_the_job_declares_makes_it_fresh_unless_it_is_the_sagemaker_c
 
 
 def test_only_plain_script_calls_go_warm():
-    assert protocol.script_call(["-u", "train.py", "--epochs", "3"]) == (["-u"], "train.py", ["--epochs", "3"])
+    assert protocol.script_call(["-u", "train.py", "--epochs", "3"]) == (["-u"], "train.py", ["--epochs", "3"], False)
     assert protocol.script_call(["-B", "-u", "a.py"]).flags == ["-B", "-u"]
     for other in (["-c", "print(1)"], ["-m", "pip"], ["--version"], [], ["-u"], ["-X", "dev", "a.py"]):
         assert protocol.script_call(other) is None, other
+
+
+def test_the_command_server_takes_module_calls_only():
+    call = protocol.module_call(["-m", "invoke", "--search-root", "/p", "local-run"])
+    assert call == ([], "invoke", ["--search-root", "/p", "local-run"], True)
+    for other in (["invoke.py"], ["-m"], ["-c", "pass"], ["-X", "dev", "-m", "invoke"]):
+        assert protocol.module_call(other) is None, other

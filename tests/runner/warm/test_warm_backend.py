@@ -171,3 +171,17 @@ def test_other_ways_to_call_python_run_fresh(warm, tmp_path):
     )
     spec.opt_ml.mkdir()
     assert run(backend, spec) == (0, "False\n")
+
+
+def test_what_a_step_imported_beyond_its_source_is_imported_by_the_server_for_the_next(warm, tmp_path):
+    """A model's pickle names classes its script never imports (a GradientBoosting model's module): the server
+    learns them from the child that imported them and has them for the next step."""
+    backend, _ = warm
+    script = "import importlib, sys\nprint('fractions' in sys.modules)\nimportlib.import_module('fractions')\n"
+    assert run(backend, container(tmp_path / "first", script)) == (0, "False\n")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if run(backend, container(tmp_path / f"next-{time.monotonic()}", script)) == (0, "True\n"):
+            return
+        time.sleep(0.2)
+    pytest.fail("the server never imported what the first step imported")
