@@ -6,6 +6,7 @@ summaries are medians with min and max. Nothing here asserts a speed: suites pri
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -30,19 +31,27 @@ class Measurement:
     peak_rss_mb: float
 
 
-def run_command(command: list[str], cwd: Path, env: dict[str, str], what: str) -> tuple[Measurement, str]:
+def run_command(
+    command: list[str], cwd: Path, env: dict[str, str], what: str, servers: Callable[[], list[int]] = list
+) -> tuple[Measurement, str]:
     """Run one command to the end; its wall time, the peak RSS of its process tree, and its stdout.
 
+    `servers`: the PIDs of the warm servers the command's processes are forked from. What they fork while the
+    command runs works for it, so their children count in its tree (their pages shared with the server too:
+    RSS, not PSS, so the figure errs high); the servers themselves are reported apart.
     Output goes to temporary files, not pipes: a chatty child could otherwise fill a pipe and never finish.
     """
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
         child = subprocess.Popen(command, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
         peak = 0
-        root = psutil.Process(child.pid)
+        roots = [psutil.Process(child.pid)]
+        for pid in servers():
+            with contextlib.suppress(psutil.Error):
+                roots.append(psutil.Process(pid))
         while child.poll() is None:
             try:
-                tree = [root, *root.children(recursive=True)]
+                tree = [roots[0], *(found for root in roots for found in root.children(recursive=True))]
                 peak = max(peak, sum(_rss(process) for process in tree))
             except psutil.Error:
                 pass

@@ -104,7 +104,7 @@ class BenchProject:
     def local_run(self, what: str, *flags: str, isolation: str | None = None) -> tuple[harness.Measurement, dict]:
         command = [self.dev, "local-run", "--json", *flags]
         env = {**self.env, "LOCALSAGE_ISOLATION": isolation} if isolation else self.env
-        measurement, stdout = harness.run_command(command, self.project, env, f"local-run ({what})")
+        measurement, stdout = harness.run_command(command, self.project, env, f"local-run ({what})", self.servers)
         summary = json.loads(stdout)
         if summary["status"] != "Succeeded":
             raise UserError(f"bench: local-run ({what}) ended {summary['status']}: {summary['failure']}")
@@ -115,6 +115,12 @@ class BenchProject:
 
     def fresh(self, round_number: int) -> harness.Measurement:
         return self.local_run("fresh", "--no-cache", isolation="fresh")[0]
+
+    def servers(self) -> list[int]:
+        """The warm interpreter's and the command server's PIDs, while they run."""
+        state = Path(self.env["LOCALSAGE_STATE_DIR"])
+        records = [service.read_record(folder(state)) for folder in (service.folder, commands.folder)]
+        return [record.pid for record in records if record]
 
     def warm_interpreter(self, folder: Callable[[Path], Path] = service.folder) -> dict | None:
         """A warm interpreter's (or the command server's) import time and resident memory (it is no child of the

@@ -28,8 +28,12 @@ def test_one_round_of_the_floor_and_ours_on_a_sample():
         "configurations",
         "goals",
         "warm_interpreter",
+        "command_server",
     }
     assert report["warm_interpreter"]["rss_mb"] > 20, "the warm interpreter ran the rounds of ours cold"
+    assert report["command_server"]["rss_mb"] > 20, "the first local-run started the command server"
+    # The cached run is forked from the command server (ready long before it): its task counts in its memory.
+    assert report["configurations"][peers.OURS_CACHED]["peak_rss_mb"] > 50
     assert (report["rounds"], report["sample_rows"]) == (1, 200)
     configurations = report["configurations"]
     assert list(configurations) == [peers.FLOOR, peers.OURS_COLD, peers.OURS_FRESH, peers.OURS_CACHED]
