@@ -20,8 +20,20 @@ FOLDER = "companions"
 STOP_GRACE_S = 5.0
 
 
-def record(state_dir: Path, name: str, pid: int, started: float) -> None:
-    write_atomically(state_dir / FOLDER / f"{name}.json", json.dumps({"pid": pid, "started": started}))
+def record(state_dir: Path, name: str, pid: int, started: float, *, ends_itself: bool = False) -> None:
+    """`ends_itself`: SIGTERM asks it to end once its own work is done (the command server, whose children are
+    the user's tasks); it is never waited for nor killed."""
+    recorded = {"pid": pid, "started": started, "ends_itself": ends_itself}
+    write_atomically(state_dir / FOLDER / f"{name}.json", json.dumps(recorded))
+
+
+def running(state_dir: Path, name: str) -> psutil.Process | None:
+    """The companion `name` if it still runs (started, maybe not ready yet)."""
+    try:
+        recorded = json.loads((state_dir / FOLDER / f"{name}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return processes.alive(recorded.get("pid"), recorded.get("started"))
 
 
 def stop(state_dir: Path, name: str) -> bool:
@@ -33,7 +45,11 @@ def stop(state_dir: Path, name: str) -> bool:
         return False
     stopped = False
     process = processes.alive(recorded.get("pid"), recorded.get("started"))
-    if process is not None:
+    if process is not None and recorded.get("ends_itself"):
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+            stopped = True
+    elif process is not None:
         with contextlib.suppress(psutil.Error):
             process.terminate()
             try:

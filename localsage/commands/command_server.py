@@ -36,7 +36,7 @@ def prepare() -> None:
 
 def start_beside(state_dir: Path, lifetime: tuple[int, float] | None) -> None:
     """Start the command server for this state folder, in the background, unless it runs or cannot fork here."""
-    if not warm_possible() or commands.running(state_dir):
+    if not warm_possible():
         return
     commands.start(
         state_dir,

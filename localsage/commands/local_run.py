@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 from localsage.adapters import targets
 from localsage.adapters.emulators.selection import emulator_for
 from localsage.commands import command_server
@@ -157,8 +159,11 @@ def local_run_task(as_json: bool = False, params: list[str] | None = None, **opt
     forks from the command server, which starts here once a run is done (command_server.py)."""
     record = local_run(params=split_params(params), quiet=as_json, **options)
     root = options.get("root") or project_root()
-    lifetime = emulator_for(root, project_config.load(root), options.get("say", print)).process()
-    command_server.start_beside(local_dir(root), lifetime)
+    try:
+        lifetime = emulator_for(root, project_config.load(root), options.get("say", print)).process()
+        command_server.start_beside(local_dir(root), lifetime)
+    except (OSError, psutil.Error) as exc:  # only a speed-up: the run's own result stands
+        err_console.print(f"local-run: the command server did not start ({exc}); tasks run fresh", markup=False)
     finish_execution(record, as_json=as_json)
 
 

@@ -9,8 +9,9 @@ fresh process would; anything the server cannot serve (no server yet, another in
 variables that differ, the toolkit's code edited since) runs as a fresh process, as before.
 
 One server per state folder, kept while its emulator runs (it watches the emulator's PID and start time);
-`./dev emulator.down` stops it by its PID as the emulator's companion. `LOCALSAGE_ISOLATION=fresh` keeps ./dev
-from using it.
+`./dev emulator.down` stops it by its PID as the emulator's companion. Stopping it never stops a task forked
+from it: the server retires (its address is removed, so ./dev stops asking it) and ends once its running tasks
+have. `LOCALSAGE_ISOLATION=fresh` keeps ./dev from using it.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def address_file(state_dir: Path) -> Path:
 
 
 def running(state_dir: Path) -> bool:
-    record = service.read_record(folder(state_dir))
-    return bool(record and processes.alive(record.pid, record.started))
+    """A server runs for this state folder (ready, or still importing)."""
+    return companions.running(state_dir, COMPANION) is not None
 
 
 def start(
@@ -60,7 +61,9 @@ def start(
         if record and processes.alive(record.pid, record.started):
             if record.key == key:
                 return None
-            companions.stop(state_dir, COMPANION)
+            companions.stop(state_dir, COMPANION)  # it retires: its running tasks finish, new ones go to ours
+        elif running(state_dir):
+            return None  # started, still importing: it writes its record when ready
         for stale in (home / "server.json", address_file(state_dir)):
             stale.unlink(missing_ok=True)
         command = [sys.executable, "-m", service.SERVER_MODULE, "--commands", "--key", key]
@@ -70,14 +73,8 @@ def start(
             command += ["--watch", f"{lifetime[0]}:{lifetime[1]}"]
         child = daemons.start(command, log=home / "server.log", env=os.environ, cwd=home)
         try:
-            companions.record(state_dir, COMPANION, child.pid, psutil.Process(child.pid).create_time())
+            started = psutil.Process(child.pid).create_time()
+            companions.record(state_dir, COMPANION, child.pid, started, ends_itself=True)
         except psutil.Error:
             return None  # it ended already: its log says why, and tasks keep running fresh
         return child.pid
-
-
-def stop(state_dir: Path) -> None:
-    """Stop the server by its PID (if it is still that process) and forget it."""
-    companions.stop(state_dir, COMPANION)
-    for path in (folder(state_dir) / "server.json", address_file(state_dir)):
-        path.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ forwards signals and exits as the program exits, so pipes, exit codes and `kill`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -21,7 +22,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import protocol  # noqa: E402  (this file runs without site-packages: its sibling, by path)
 
-FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+FORWARDED_SIGNALS = (
+    signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCONT,
+    signal.SIGWINCH,
+)  # fmt: skip
 
 
 def main(arguments: list[str]) -> None:
@@ -37,6 +41,8 @@ def main(arguments: list[str]) -> None:
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         connection.connect(protocol.address(key))
+        if not protocol.same_user(connection):
+            raise OSError("the server runs as another user")
         fds = protocol.open_fds(exclude=connection.fileno())
         if len(fds) > protocol.MAX_FDS:
             raise OSError("more descriptors than one message carries")
@@ -53,6 +59,7 @@ def main(arguments: list[str]) -> None:
         os.close(fd)
     for number in FORWARDED_SIGNALS:
         signal.signal(number, lambda received, frame: protocol.send(connection, {"signal": received}))
+    signal.signal(signal.SIGTSTP, lambda received, frame: _suspend(connection))
     while True:
         message = protocol.receive(connection)
         if message is None:
@@ -60,9 +67,19 @@ def main(arguments: list[str]) -> None:
         if "exit" in message:
             os._exit(message["exit"])
         if "signal" in message:
-            signal.signal(message["signal"], signal.SIG_DFL)
+            with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP have no handler to reset
+                signal.signal(message["signal"], signal.SIG_DFL)
             os.kill(os.getpid(), message["signal"])
             os._exit(128 + message["signal"])
+
+
+def _suspend(connection: socket.socket) -> None:
+    """Ctrl-Z: the program stops (SIGSTOP: it has no terminal of its own to stop it), then this stand-in; SIGCONT
+    (`fg`) is forwarded to it like any other signal."""
+    protocol.send(connection, {"signal": signal.SIGSTOP})
+    signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTSTP)
+    signal.signal(signal.SIGTSTP, lambda received, frame: _suspend(connection))
 
 
 def _become_fresh(arguments: list[str]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -35,7 +36,7 @@ OWN_VARIABLES = frozenset({SOCKET_VARIABLE, OPT_ML_VARIABLE, ISOLATION_VARIABLE,
 # hashing, import paths): a value other than the warm interpreter's means the step needs its own interpreter.
 IMPORT_TIME_PREFIXES = (
     "PYTHON", "OMP_", "MKL_", "OPENBLAS_", "GOTO", "BLIS_", "VECLIB_", "NUMEXPR_", "KMP_", "NUMBA_",
-    "SKLEARN_", "JOBLIB_", "LOKY_", "LANG", "LC_", "LD_", "MALLOC_", "CUDA_", "TF_", "TORCH",
+    "SKLEARN_", "JOBLIB_", "LOKY_", "LANG", "LC_", "LD_", "MALLOC_", "CUDA_", "TF_", "TORCH", "INVOKE_",
 )  # fmt: skip
 # The SageMaker container contract: set per job, read by the step code when it runs, never at import.
 CONTRACT_PREFIXES = ("SM_", "SAGEMAKER_", "TRAINING_JOB_", "PROCESSING_JOB_", "AWS_", "PATH")
@@ -95,6 +96,13 @@ def import_time_environment(environment: Mapping[str, str]) -> dict[str, str]:
 
 def address(key: str) -> str:
     return f"{ADDRESS_PREFIX}{key}"
+
+
+def same_user(connection: socket.socket) -> bool:
+    """The other end of this Unix socket runs as this process's user (abstract addresses have no permissions:
+    a name left behind by a server that died could be taken by anyone)."""
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", credentials)[1] == os.getuid()
 
 
 def send(connection: socket.socket, message: dict, fds: list[int] | None = None) -> None:

@@ -32,7 +32,6 @@ import runpy
 import selectors
 import signal
 import socket
-import struct
 import sys
 import sysconfig
 import time
@@ -52,6 +51,7 @@ INTERRUPTED = 130
 IDLE_SECONDS = float(os.environ.get("LOCALSAGE_WARM_IDLE_S", "1800"))
 POLL_SECONDS = 1.0
 KILL_GRACE_SECONDS = 5.0
+FIRST_MESSAGE_SECONDS = 5.0
 
 
 @dataclass
@@ -115,14 +115,20 @@ class Server:
             self._kill_orphans()
             if self._should_end():
                 self._end()
+            if self.retiring and self.listener.fileno() != -1:
+                self._retire(selector)
 
     def _accept(self, selector: selectors.BaseSelector) -> Request | None:
         connection, _ = self.listener.accept()
-        credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        if struct.unpack("3i", credentials)[1] != os.getuid():
+        if not protocol.same_user(connection):
             connection.close()
             return None
-        message, fds = protocol.receive_with_fds(connection)
+        connection.settimeout(FIRST_MESSAGE_SECONDS)  # a caller that says nothing must not stall every other
+        try:
+            message, fds = protocol.receive_with_fds(connection)
+        except OSError:
+            message, fds = None, []
+        connection.settimeout(None)
         if message is None:
             _close_all(fds)
             connection.close()
@@ -134,8 +140,6 @@ class Server:
             protocol.send(connection, {"fresh": reason})
             _close_all(fds)
             connection.close()
-            if self.retiring:
-                self._retire(selector)
             return None
         if self.commands:
             _log(f"{' '.join(message['argv'])}: forking")
@@ -258,9 +262,20 @@ class Server:
             if child.orphaned_at is not None and time.monotonic() - child.orphaned_at > KILL_GRACE_SECONDS:
                 _signal(child.pid, signal.SIGKILL)
 
+    def terminate(self) -> None:
+        """SIGTERM (`emulator.down`, or an emulator restarted by a task): a step server ends now, with its
+        children; the command server retires, because its children are the caller's own tasks (one of them may
+        be the task that restarts the emulator), and ends when they have."""
+        if not self.commands:
+            self._end()
+        _log("asked to stop: retiring")
+        self.retiring = True
+
     def _should_end(self) -> bool:
         if self.watch is not None and not processes.alive(*self.watch):
-            return True
+            if not self.commands:
+                return True
+            self.retiring = True
         if self.retiring:
             return not self.children
         return not self.children and time.monotonic() - self.last_work > IDLE_SECONDS
@@ -277,7 +292,7 @@ def preload(names: list[str]) -> None:
     for name in names:
         try:
             importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - any import error is the step's to report, not the server's
+        except (Exception, SystemExit):  # noqa: BLE001 - any import error is the step's to report, not the server's
             continue
 
 
@@ -292,16 +307,18 @@ def changed_sources(sources: dict[str, int]) -> str | None:
     return None
 
 
-def own_sources() -> dict[str, int]:
+def own_sources(since_ns: int) -> dict[str, int]:
     """What a command server's imports came from, beyond the standard library: each imported module's file that
     the installation does not hold (the toolkit's, installed editable), and the installation's package folders
-    (an install or uninstall changes them)."""
+    (an install or uninstall changes them). A file saved after `since_ns` (while the server imported) may have
+    been imported as it was before: it counts as changed already."""
     paths = [str(Path(sysconfig.get_paths()[key])) for key in ("purelib", "platlib")]
     for module in list(sys.modules.values()):
         location = getattr(module, "__file__", None)
         if location and not str(Path(location).resolve()).startswith(imports.INSTALLATION_ROOTS):
             paths.append(location)
-    return {path: os.stat(path).st_mtime_ns for path in dict.fromkeys(paths) if os.path.exists(path)}
+    found = {path: os.stat(path).st_mtime_ns for path in dict.fromkeys(paths) if os.path.exists(path)}
+    return {path: mtime if mtime < since_ns else -1 for path, mtime in found.items()}
 
 
 def learned_file(home: Path, pid: int) -> Path:
@@ -498,7 +515,7 @@ def main(argv: list[str] | None = None) -> tuple[Request, Callable[[], None] | N
     arguments = parser.parse_args(argv)
     # Only installed modules are ever imported here: nothing from the folder the server was started in.
     sys.path[:] = [entry for entry in sys.path if entry not in ("", os.getcwd())]
-    started = time.monotonic()
+    started, started_ns = time.monotonic(), time.time_ns()
     # What the libraries read when they are imported, before they are: some also set defaults of their own
     # (scikit-learn: KMP_DUPLICATE_LIB_OK), which a fresh step process sets again when it imports them.
     environment = protocol.import_time_environment(os.environ)
@@ -516,7 +533,7 @@ def main(argv: list[str] | None = None) -> tuple[Request, Callable[[], None] | N
     server = Server(listener, watch, environment, tried=set(preloaded), commands=arguments.commands)
     server.key, server.address_file = arguments.key, arguments.address
     if arguments.commands:
-        server.sources = own_sources()
+        server.sources = own_sources(started_ns)
     else:
         server.home = arguments.record.parent
     created = psutil.Process().create_time()
@@ -526,7 +543,7 @@ def main(argv: list[str] | None = None) -> tuple[Request, Callable[[], None] | N
     if arguments.address:
         write_atomically(arguments.address, arguments.key)
     after_fork = named_function(arguments.after_fork) if arguments.after_fork else None
-    signal.signal(signal.SIGTERM, lambda number, frame: server._end())
+    signal.signal(signal.SIGTERM, lambda number, frame: server.terminate())
     return server.serve(), after_fork, server.home
 
 

@@ -21,6 +21,7 @@ from emulators_support import private_emulator
 from invoke import Collection
 
 from localsage.commands import command_server
+from localsage.runner.backends.selection import warm_possible
 from localsage.runner.warm import commands, launcher, protocol, service
 
 REPO = Path(__file__).resolve().parents[3]
@@ -33,6 +34,11 @@ print(json.dumps({
 }), flush=True)
 if sys.argv[1:] == ["wait"]:
     time.sleep(60)
+if sys.argv[1:2] == ["stop-companions"]:  # what a task does when it restarts an unhealthy emulator
+    from pathlib import Path
+    from localsage.adapters import companions
+    companions.stop_all(Path(sys.argv[2]))
+    print("still running", flush=True)
 sys.exit(int(os.environ.get("PROBE_EXIT", "0")))
 """
 
@@ -40,6 +46,8 @@ sys.exit(int(os.environ.get("PROBE_EXIT", "0")))
 @pytest.fixture
 def server(tmp_path, monkeypatch):
     """A command server for a private emulator's state folder, ready; its state folder."""
+    if not warm_possible():
+        pytest.skip("no forking here (macOS, or LOCALSAGE_ISOLATION=fresh)")
     emulator = private_emulator(tmp_path, monkeypatch)
     emulator.up()
     state = tmp_path / ".local"
@@ -99,7 +107,19 @@ def test_ctrl_c_reaches_the_task_and_the_caller_sees_it_end_by_it(server, tmp_pa
     assert '"forked": true' in running.stdout.readline()
     running.send_signal(signal.SIGINT)
     assert running.wait(30) == -signal.SIGINT
-    assert "KeyboardInterrupt" in running.stderr.read()
+    # The program itself was interrupted (its traceback is in probe.py), not only the launcher.
+    assert re.search(r'File ".*probe\.py", line \d+.*\n.*time\.sleep\(60\)\nKeyboardInterrupt', running.stderr.read())
+
+
+def test_stopping_the_server_never_stops_a_task_forked_from_it(server, tmp_path):
+    """A task that restarts the emulator stops its companions, this server among them: the task goes on, its
+    caller gets its exit code, and the server ends once the task has (it retires: no new task goes to it)."""
+    running = launch(server.state, probe_folder(tmp_path), "probe", "stop-companions", str(server.state))
+    stdout, stderr = running.communicate(timeout=60)
+    assert (running.returncode, stdout.splitlines()[-1]) == (0, "still running"), stderr
+    assert not commands.address_file(server.state).exists()
+    log = (server.state / "warm-commands" / "server.log").read_text()
+    assert "asked to stop: retiring" in log
 
 
 def dev(state: Path, *arguments: str, **environment: str) -> subprocess.CompletedProcess:
@@ -122,6 +142,8 @@ def test_the_terminal_and_colour_settings_are_the_callers(server):
     escape = re.compile(r"\x1b\[")
     assert escape.search(dev(server.state, "executions", "--id", "no-such-execution", FORCE_COLOR="1").stderr)
     assert not escape.search(dev(server.state, "executions", "--id", "no-such-execution").stderr)
+    log = (server.state / "warm-commands" / "server.log").read_text()
+    assert log.count("executions --id no-such-execution: forking") == 2
 
 
 def test_an_edited_toolkit_module_makes_the_task_fresh_and_retires_the_server(tmp_path, monkeypatch):
@@ -160,6 +182,7 @@ def test_emulator_down_stops_it_by_its_pid(server):
     with contextlib.suppress(psutil.NoSuchProcess):
         psutil.Process(record.pid).wait(30)
     assert not commands.running(server.state)
+    assert "asked to stop: retiring" in (server.state / "warm-commands" / "server.log").read_text()
 
 
 def test_dev_sends_only_existing_tasks_to_it():
