@@ -321,7 +321,7 @@ def kpi_report(c, output=None, source=None, aws=False):
 @task(
     positional=["suite"],
     help={
-        "suite": "The benchmark: runner (local-run vs the floor), peers (vs Metaflow and KFP local), kpi (1M rows).",
+        "suite": f"The benchmark: {bench_module.SUITE_HELP}.",
         "json": "Print the measurements as JSON.",
     },
 )

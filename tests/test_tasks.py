@@ -175,3 +175,12 @@ def test_dev_keeps_bytecode_in_the_venv_even_where_writing_it_is_turned_off(tmp_
     completed = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert cached.is_file(), "./dev ran a task without keeping its bytecode in .venv/pycache"
+
+
+def test_help_after_a_positional_argument_is_help_too():
+    """invoke hands `./dev bench --help` to the task as its SUITE: the task answers with its usage."""
+    completed = subprocess.run(
+        ["sh", str(REPO / "dev"), "bench", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("usage: ./dev bench SUITE [--json]; SUITE is one of: runner")

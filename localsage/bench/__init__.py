@@ -16,6 +16,9 @@ SUITES = {
     "peers": "localsage.bench.peers",
     "runner": "localsage.bench.runner",
 }
+# What `./dev bench --help` and the task's help for SUITE say of each suite.
+SUITE_HELP = "runner (local-run vs the floor), peers (vs Metaflow and KFP local), kpi (1M rows)"
+HELP_WORDS = ("-h", "--help")
 
 
 def run(suite: str, root: Path, say: Callable[[str], None] = print) -> dict:
@@ -31,6 +34,9 @@ def run_task(suite: str, as_json: bool = False) -> None:
     from localsage.facts.config import project_root
     from localsage.views.console import console, print_json, say
 
+    if suite in HELP_WORDS:  # invoke hands `./dev bench --help` to the task as its suite
+        console.print(f"usage: ./dev bench SUITE [--json]; SUITE is one of: {SUITE_HELP}", markup=False)
+        return
     results = run(suite, project_root(), say=say)
     print_json(results) if as_json else print_results(results, console)
 
