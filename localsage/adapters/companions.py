@@ -29,19 +29,22 @@ def record(state_dir: Path, name: str, pid: int, started: float, *, ends_itself:
 
 def running(state_dir: Path, name: str) -> psutil.Process | None:
     """The companion `name` if it still runs (started, maybe not ready yet)."""
+    recorded = _recorded(state_dir, name)
+    return processes.alive(recorded.get("pid"), recorded.get("started")) if recorded else None
+
+
+def _recorded(state_dir: Path, name: str) -> dict | None:
     try:
-        recorded = json.loads((state_dir / FOLDER / f"{name}.json").read_text(encoding="utf-8"))
+        return json.loads((state_dir / FOLDER / f"{name}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return processes.alive(recorded.get("pid"), recorded.get("started"))
 
 
 def stop(state_dir: Path, name: str) -> bool:
     """Stop the companion `name` if it still runs; True when a process was stopped."""
     path = state_dir / FOLDER / f"{name}.json"
-    try:
-        recorded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    recorded = _recorded(state_dir, name)
+    if recorded is None:
         return False
     stopped = False
     process = processes.alive(recorded.get("pid"), recorded.get("started"))

@@ -28,11 +28,13 @@ from localsage.bench import harness
 from localsage.errors import UserError
 from localsage.facts import config as project_config
 from localsage.project import layout
-from localsage.runner.warm import commands, service
+from localsage.runner.warm import commands, protocol, service
 
 # RegisterModel's local notification reads infra/cdk.json (which groups notify).
 PROJECT_FILES = ("ml", "infra/kpi", "infra/cdk.json", "project.toml", "requirements", "tasks.py")
 DEFAULT_ROUNDS = 5
+# The warm servers a run's processes are forked from, by their name in the reports.
+SERVER_FOLDERS = {"warm_interpreter": service.folder, "command_server": commands.folder}
 
 
 def run(root: Path, say: Callable[[str], None] = print, rounds: int = DEFAULT_ROUNDS, sample_rows: int | None = None):
@@ -46,8 +48,7 @@ def run(root: Path, say: Callable[[str], None] = print, rounds: int = DEFAULT_RO
             configurations = {"floor": bench.floor, "cold": bench.cold, "fresh": bench.fresh}
             configurations |= {"cached": bench.cached, "edit": bench.edit}
             results = harness.alternate(configurations, rounds, say)
-            warm_interpreter = bench.warm_interpreter()
-            command_server = bench.warm_interpreter(commands.folder)
+            servers = bench.servers_report()
         finally:
             bench.stop_emulator()
     summary = {name: harness.summarise(measurements) for name, measurements in results.items()}
@@ -58,8 +59,7 @@ def run(root: Path, say: Callable[[str], None] = print, rounds: int = DEFAULT_RO
         "sample_rows": sample_rows,
         "emulator_start_s": round(emulator.seconds, 3),
         "first_run_s": round(warm_up.seconds, 3),
-        "warm_interpreter": warm_interpreter,
-        "command_server": command_server,
+        **servers,
         "floor_s": medians["floor"],
         "cold_s": medians["cold"],
         "fresh_s": medians["fresh"],
@@ -116,23 +116,18 @@ class BenchProject:
     def fresh(self, round_number: int) -> harness.Measurement:
         return self.local_run("fresh", "--no-cache", isolation="fresh")[0]
 
+    def _server_records(self) -> dict[str, protocol.ServerRecord | None]:
+        state = Path(self.env["LOCALSAGE_STATE_DIR"])
+        return {name: service.read_record(folder(state)) for name, folder in SERVER_FOLDERS.items()}
+
     def servers(self) -> list[int]:
         """The warm interpreter's and the command server's PIDs, while they run."""
-        state = Path(self.env["LOCALSAGE_STATE_DIR"])
-        records = [service.read_record(folder(state)) for folder in (service.folder, commands.folder)]
-        return [record.pid for record in records if record]
+        return [record.pid for record in self._server_records().values() if record]
 
-    def warm_interpreter(self, folder: Callable[[Path], Path] = service.folder) -> dict | None:
-        """A warm interpreter's (or the command server's) import time and resident memory (it is no child of the
-        runs, so their peak RSS leaves it out)."""
-        record = service.read_record(folder(Path(self.env["LOCALSAGE_STATE_DIR"])))
-        if record is None:
-            return None
-        try:
-            rss = psutil.Process(record.pid).memory_info().rss / 2**20
-        except psutil.Error:
-            rss = None
-        return {"start_s": record.ready_s, "rss_mb": round(rss, 1) if rss else None}
+    def servers_report(self) -> dict[str, dict | None]:
+        """Each warm server's import time and resident memory (no server is a child of the runs, so their peak
+        RSS leaves it out; what it forks for them is in it)."""
+        return {name: _server_report(record) for name, record in self._server_records().items()}
 
     def cached(self, round_number: int) -> harness.Measurement:
         measurement, summary = self.local_run("cached")
@@ -223,3 +218,13 @@ class BenchProject:
         actual = {name: summary["steps"][name]["cache_hit"] for name in expected}
         if actual != expected:
             raise UserError(f"bench: {what} run had cache hits {actual}, expected {expected}")
+
+
+def _server_report(record: protocol.ServerRecord | None) -> dict | None:
+    if record is None:
+        return None
+    try:
+        rss = psutil.Process(record.pid).memory_info().rss / 2**20
+    except psutil.Error:
+        rss = None
+    return {"start_s": record.ready_s, "rss_mb": round(rss, 1) if rss else None}

@@ -22,10 +22,9 @@ from pathlib import Path
 
 from localsage.bench import harness
 from localsage.bench.peers import environment
-from localsage.bench.runner import BenchProject
+from localsage.bench.runner import SERVER_FOLDERS, BenchProject
 from localsage.errors import UserError
 from localsage.project import layout
-from localsage.runner.warm import commands
 
 DEFAULT_ROUNDS = 5
 FLOWS_DIR = Path(__file__).resolve().parent
@@ -33,7 +32,6 @@ FLOOR = "floor"
 OURS_COLD = "ours cold"
 OURS_FRESH = "ours fresh"
 OURS_CACHED = "ours cached"
-SERVERS = (("warm interpreter", "warm_interpreter"), ("command server", "command_server"))
 METAFLOW = "metaflow"
 KFP = "kfp"
 KFP_NO_PIP = "kfp no-pip"
@@ -76,13 +74,10 @@ def run(
                 for measure in configurations.values():
                     measure(0)
             results = harness.alternate(configurations, rounds, say)
-            warm_interpreter = bench.warm_interpreter()
-            command_server = bench.warm_interpreter(commands.folder)
+            servers = bench.servers_report()
         finally:
             bench.stop_emulator()
-    report = summarise(results, emulator.seconds, warm_up_rounds, sample_rows)
-    report["warm_interpreter"] = warm_interpreter
-    report["command_server"] = command_server
+    report = summarise(results, emulator.seconds, warm_up_rounds, sample_rows) | servers
     say(table(report))
     return report
 
@@ -199,10 +194,10 @@ def table(report: dict) -> str:
             f"{name:<14}{values['median_s']:>10.2f}{values['min_s']:>9.2f}{values['max_s']:>9.2f}"
             f"{values['peak_rss_mb']:>13.0f}{values['vs_floor']:>10.2f}{values['vs_ours_cold']:>14.2f}"
         )
-    servers = [(name, report.get(key)) for name, key in SERVERS if report.get(key)]
+    servers = {key.replace("_", " "): report[key] for key in SERVER_FOLDERS if report.get(key)}
     if servers:
         lines += ["", "outside every row's peak RSS (what they fork is in it):"]
-        lines += [f"  {name}: {found['rss_mb']} MB, imports in {found['start_s']} s" for name, found in servers]
+        lines += [f"  {name}: {found['rss_mb']} MB, imports in {found['start_s']} s" for name, found in servers.items()]
     goals = report["goals"]
     lines += ["", f"ours cached is {goals['ours_cached_speedup']:.1f}x faster than ours cold"]
     lines += [

@@ -51,19 +51,19 @@ def start(
     prepare: str,
     after_fork: str,
     lifetime: tuple[int, float] | None,
-) -> int | None:
-    """Start the command server unless one runs; its PID when one was started. Never waits for it: it says it is
-    ready by writing its address file, and until then ./dev runs tasks fresh."""
+) -> None:
+    """Start the command server unless one runs. Never waits for it: it says it is ready by writing its address
+    file, and until then ./dev runs tasks fresh."""
     home = folder(state_dir)
     with service.locked(home / "lock"):
         record = service.read_record(home)
         key = service.server_key(state_dir, dict(os.environ), kind="commands")
         if record and processes.alive(record.pid, record.started):
             if record.key == key:
-                return None
+                return
             companions.stop(state_dir, COMPANION)  # it retires: its running tasks finish, new ones go to ours
         elif running(state_dir):
-            return None  # started, still importing: it writes its record when ready
+            return  # started, still importing: it writes its record when ready
         for stale in (home / "server.json", address_file(state_dir)):
             stale.unlink(missing_ok=True)
         command = [sys.executable, "-m", service.SERVER_MODULE, "--commands", "--key", key]
@@ -76,5 +76,4 @@ def start(
             started = psutil.Process(child.pid).create_time()
             companions.record(state_dir, COMPANION, child.pid, started, ends_itself=True)
         except psutil.Error:
-            return None  # it ended already: its log says why, and tasks keep running fresh
-        return child.pid
+            pass  # it ended already: its log says why, and tasks keep running fresh

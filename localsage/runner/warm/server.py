@@ -328,16 +328,14 @@ def learned_file(home: Path, pid: int) -> Path:
 def run_child(request: Request, after_fork: Callable[[], None] | None = None, home: Path | None = None) -> None:
     """In the forked child: become the launcher's program and run it (see the module docstring). A step's child
     tells the server, in `home`, which installed modules it imported that the server had not."""
-    global _REPORT
-    if home is not None:
-        _REPORT = (learned_file(home, os.getpid()), set(sys.modules))
+    imported_before = set(sys.modules)
     _take_descriptors(request.fds, request.numbers)
     os.setsid()
     for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGQUIT):
         signal.signal(number, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    module = protocol.module_call(request.argv)
-    if module is None:
+    call = protocol.program_call(request.argv)
+    if not call.is_module:
         namespace.enter(
             request.env.get(protocol.ISOLATION_VARIABLE, namespace.PATHS),
             request.env.get(protocol.OPT_ML_VARIABLE, ""),
@@ -347,46 +345,36 @@ def run_child(request: Request, after_fork: Callable[[], None] | None = None, ho
     os.environ.update(request.env)
     time.tzset()
     _reseed()
-    call = module or protocol.script_call(request.argv)
     unbuffered = "-u" in call.flags or bool(request.env.get("PYTHONUNBUFFERED"))
     sys.dont_write_bytecode = "-B" in call.flags or bool(request.env.get("PYTHONDONTWRITEBYTECODE"))
     _fresh_stdio(unbuffered)
-    if module is not None:
-        _run_module(module, request.cwd, after_fork)
-    script_folder = os.path.dirname(os.path.realpath(call.program))
-    for name in imports.local_names(Path(script_folder)):
-        for loaded in [module for module in sys.modules if module == name or module.startswith(f"{name}.")]:
-            del sys.modules[loaded]
-    sys.path[0] = script_folder
-    sys.argv = [call.program, *call.arguments]
-    sys.executable = request.env.get(protocol.SHIM_VARIABLE, sys.executable)
-    main_globals: dict = {}
-    try:
-        main_globals = runpy.run_path(call.program, run_name="__main__")
-        code = 0
-    except SystemExit as exit_request:
-        code = _exit_code(exit_request)
-    except BaseException as exc:  # noqa: BLE001 - whatever the script raised, reported as python reports it
-        _print_users_traceback(exc, call.program)
-        code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
-    _finish(code, main_globals)
-
-
-def _run_module(call: protocol.ProgramCall, cwd: str, after_fork: Callable[[], None] | None) -> None:
-    """`python -m module ARGS` in the forked child, then its end as a fresh interpreter's."""
-    sys.path.insert(0, cwd)  # `python -m` looks in the working folder first
-    sys.argv = ["-m", *call.arguments]  # runpy puts the module's file in argv[0], as `python -m` does
+    if call.is_module:
+        sys.path.insert(0, request.cwd)  # `python -m` looks in the working folder first
+        sys.argv = ["-m", *call.arguments]  # runpy puts the module's file in argv[0], as `python -m` does
+    else:
+        script_folder = os.path.dirname(os.path.realpath(call.program))
+        for name in imports.local_names(Path(script_folder)):
+            for loaded in [module for module in sys.modules if module == name or module.startswith(f"{name}.")]:
+                del sys.modules[loaded]
+        sys.path[0] = script_folder
+        sys.argv = [call.program, *call.arguments]
+        sys.executable = request.env.get(protocol.SHIM_VARIABLE, sys.executable)
     main_globals: dict = {}
     try:
         if after_fork is not None:
             after_fork()
-        main_globals = runpy.run_module(call.program, run_name="__main__", alter_sys=True)
+        if call.is_module:
+            main_globals = runpy.run_module(call.program, run_name="__main__", alter_sys=True)
+        else:
+            main_globals = runpy.run_path(call.program, run_name="__main__")
         code = 0
     except SystemExit as exit_request:
         code = _exit_code(exit_request)
     except BaseException as exc:  # noqa: BLE001 - whatever the program raised, reported as python reports it
-        traceback.print_exception(type(exc), exc, exc.__traceback__)
+        _print_users_traceback(exc, call.program)
         code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
+    if home is not None:
+        _report_imports(learned_file(home, os.getpid()), imported_before)
     _finish(code, main_globals)
 
 
@@ -400,13 +388,8 @@ def _exit_code(exit_request: SystemExit) -> int:
     return 1
 
 
-_REPORT: tuple[Path, set[str]] | None = None
-
-
-def _report_imports() -> None:
-    if _REPORT is None:
-        return
-    path, before = _REPORT
+def _report_imports(path: Path, before: set[str]) -> None:
+    """The installed modules this child imported that the server had not, for the server to import next."""
     names = [
         name
         for name, module in list(sys.modules.items())
@@ -419,7 +402,6 @@ def _report_imports() -> None:
 
 def _finish(code: int, main_globals: dict) -> None:
     """End as a fresh interpreter ends, without tearing down the libraries shared with the server."""
-    _report_imports()
     if not interpreter_exit.available():
         raise SystemExit(code)
     interpreter_exit.run_shutdown_handlers()
@@ -469,7 +451,8 @@ def _fresh_stdio(unbuffered: bool) -> None:
 
 
 def _print_users_traceback(exc: BaseException, script: str) -> None:
-    """The traceback a fresh `python script.py` prints: from the script's own frames on."""
+    """The traceback a fresh `python script.py` prints: from the script's own frames on (all of it for a module,
+    whose name is no frame's file)."""
     frames = traceback.extract_tb(exc.__traceback__)
     start = next((index for index, frame in enumerate(frames) if frame.filename == script), 0)
     tb = exc.__traceback__
@@ -530,12 +513,17 @@ def main(argv: list[str] | None = None) -> tuple[Request, Callable[[], None] | N
     if arguments.watch:
         pid, start = arguments.watch.split(":")
         watch = (int(pid), float(start))
-    server = Server(listener, watch, environment, tried=set(preloaded), commands=arguments.commands)
-    server.key, server.address_file = arguments.key, arguments.address
-    if arguments.commands:
-        server.sources = own_sources(started_ns)
-    else:
-        server.home = arguments.record.parent
+    server = Server(
+        listener,
+        watch,
+        environment,
+        tried=set(preloaded),
+        commands=arguments.commands,
+        sources=own_sources(started_ns) if arguments.commands else {},
+        address_file=arguments.address,
+        key=arguments.key,
+        home=None if arguments.commands else arguments.record.parent,
+    )
     created = psutil.Process().create_time()
     ready = round(time.monotonic() - started, 3)
     record = protocol.ServerRecord(os.getpid(), created, arguments.key, ready, environment)
